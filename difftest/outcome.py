@@ -1,0 +1,106 @@
+"""What one run produces, on the spec or on a kernel model: the abstract state both sides share.
+
+A kernel model reports page frames as opaque ids (its pfns) and the spec reports its own logical
+page ids; the differ compares frames only up to renaming, so only *sharing* matters: two ptes
+with the same frame map the same physical page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from difftest.program import Result
+
+ERRNO: dict[str, int] = {
+    "EPERM": 1,
+    "ENOENT": 2,
+    "EINTR": 4,
+    "EAGAIN": 11,
+    "ENOMEM": 12,
+    "EACCES": 13,
+    "EFAULT": 14,
+    "EBUSY": 16,
+    "EEXIST": 17,
+    "ENODEV": 19,
+    "EINVAL": 22,
+    "ENOSPC": 28,
+}
+ERRNO_NAME: dict[int, str] = {v: k for k, v in ERRNO.items()}
+
+PteKind = Literal["none", "present", "swap", "migration"]
+Key = tuple[str, int]  # (process, virtual address of the page)
+
+
+@dataclass(frozen=True, slots=True)
+class PteState:
+    """The abstract state of one pte.
+
+    frame: for present ptes the page frame; for migration ptes the frame the entry points at;
+           for swap ptes the swap slot. Same id = same page (or slot). Opaque otherwise.
+    node:  NUMA node of a present page.
+    data:  the page's contents (present: the page's; swap: the slot's).
+    swap:  swap device of a swap pte (0-based, in the order swapons succeeded).
+    """
+
+    kind: PteKind
+    writable: bool = False
+    frame: int | None = None
+    node: int | None = None
+    data: int | None = None
+    swap: int | None = None
+
+
+NONE_PTE = PteState("none")
+
+
+@dataclass(frozen=True, slots=True)
+class BugReport:
+    """A kernel BUG (or detected corruption) hit during a run: an outcome, not a crash."""
+
+    function: str
+    reason: str
+    op: int | None = None  # op id that was running
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A kernel-notes §5 invariant that failed after a step."""
+
+    name: str  # "I1" .. "I7"
+    detail: str
+    op: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One scheduler step: which thread of which parallel block ran, inside which kernel function."""
+
+    block: int  # index among the program's parallel blocks
+    thread: int
+    function: str
+    op: int  # op id the thread was running
+
+
+@dataclass
+class Outcome:
+    """Everything one run of a program produced."""
+
+    results: dict[int, Result] = field(default_factory=dict)  # op id -> result
+    state: dict[Key, PteState] = field(default_factory=dict)
+    bugs: list[BugReport] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    deadlock: str | None = None  # description when no thread could run
+    trace: list[TraceStep] = field(default_factory=list)
+    allowances: frozenset[str] = frozenset()  # spec only: named allowances this outcome used
+
+
+def format_result(result: Result, *, value: bool = False) -> str:
+    """Render a result as the DSL writes it: hex for values read, -ENAME for errnos."""
+    if isinstance(result, str):
+        return result
+    if value:
+        return hex(result)
+    if result < 0 and -result in ERRNO_NAME:
+        return "-" + ERRNO_NAME[-result]
+    return str(result)

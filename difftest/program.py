@@ -1,0 +1,253 @@
+"""The program AST: what a `.pte` file means, shared by the DSL, the spec and the kernel models.
+
+Every node is a frozen dataclass. Source positions ride along for error messages and reports
+but never take part in equality, so a parsed program equals a generated or re-parsed one.
+
+Operation identity: `Program.ops()` lists every operation in program order (a parallel block
+contributes thread 0's operations, then thread 1's, ...). An operation's index in that list is
+its *op id*; results, bugs and signatures refer to operations by op id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import ClassVar, Literal
+
+PAGE_SIZE = 0x1000
+
+# A result is 0 or a negative errno (system calls), a value read (fault read), a node
+# (migrate: move_pages' per-page status), or the name of a signal ("SIGSEGV").
+# "BUG" stands for an operation cut short by a kernel BUG (an oops kills the task).
+Result = int | str
+SIGSEGV = "SIGSEGV"
+BUG = "BUG"
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """Where a node starts in its source text (1-based line and column)."""
+
+    line: int
+    column: int
+
+
+def _pos() -> Pos | None:
+    return field(default=None, compare=False, repr=False, kw_only=True)  # type: ignore[return-value]
+
+
+class Prot(str, Enum):
+    NONE = "none"
+    R = "r"
+    RW = "rw"
+
+    @property
+    def readable(self) -> bool:
+        return self is not Prot.NONE
+
+    @property
+    def writable(self) -> bool:
+        return self is Prot.RW
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Per-program kernel configuration."""
+
+    swap_bits: int = 5  # MAX_SWAPFILES_SHIFT
+    highpte: bool = False  # i386 CONFIG_HIGHPTE: page tables in highmem, pte_offset_map kmaps
+    nodes: int = 2  # NUMA nodes
+
+
+@dataclass(frozen=True)
+class Op:
+    """One memory-management operation, run by one task of process `proc`."""
+
+    KIND: ClassVar[str] = ""
+    expect: Result | None = field(default=None, kw_only=True)  # `=> RESULT`
+    pos: Pos | None = _pos()
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        """Processes this operation names (the one that runs it first)."""
+        return ()
+
+
+@dataclass(frozen=True)
+class Map(Op):
+    """mmap(addr, npages pages, prot, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE)."""
+
+    KIND: ClassVar[str] = "map"
+    proc: str
+    addr: int
+    npages: int
+    prot: Prot
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Munmap(Op):
+    KIND: ClassVar[str] = "munmap"
+    proc: str
+    addr: int
+    npages: int
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Mprotect(Op):
+    KIND: ClassVar[str] = "mprotect"
+    proc: str
+    addr: int
+    npages: int
+    prot: Prot
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Fault(Op):
+    """A user access to one page: a read, or a write of `value` (0 for reads)."""
+
+    KIND: ClassVar[str] = "fault"
+    proc: str
+    addr: int
+    write: bool
+    value: int = 0
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Fork(Op):
+    KIND: ClassVar[str] = "fork"
+    parent: str
+    child: str
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.parent, self.child)
+
+
+@dataclass(frozen=True)
+class Exit(Op):
+    KIND: ClassVar[str] = "exit"
+    proc: str
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Migrate(Op):
+    """Migrate the page mapped at `addr` in `proc` to `node`.
+
+    `unlocked=False`: move_pages(2) by `proc`, holding its mmap_sem for read.
+    `unlocked=True`: kernel-initiated (offlining, compaction): finds the page through `proc`'s
+    mapping but holds no mmap_sem while it migrates.
+    """
+
+    KIND: ClassVar[str] = "migrate"
+    proc: str
+    addr: int
+    node: int
+    unlocked: bool = False
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Swapon(Op):
+    """swapon(2) of a fresh swap area of `nslots` pages, optionally with a priority."""
+
+    KIND: ClassVar[str] = "swapon"
+    nslots: int
+    prio: int | None = None
+
+
+@dataclass(frozen=True)
+class Pageout(Op):
+    """madvise(addr, PAGE_SIZE, MADV_PAGEOUT): reclaim the page mapped there to swap."""
+
+    KIND: ClassVar[str] = "pageout"
+    proc: str
+    addr: int
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+OP_KINDS: dict[str, type[Op]] = {
+    cls.KIND: cls for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout)
+}
+
+
+@dataclass(frozen=True)
+class Thread:
+    ops: tuple[Op, ...]
+    pos: Pos | None = _pos()
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Threads that run interleaved; `schedule` names the thread taking each next step."""
+
+    threads: tuple[Thread, ...]
+    schedule: tuple[int, ...] | None = None
+    pos: Pos | None = _pos()
+
+
+Step = Op | Parallel
+
+
+@dataclass(frozen=True)
+class Expect:
+    """`expect IMPL agrees` or `expect IMPL diverges [SIGNATURE...]`."""
+
+    impl: str
+    verdict: Literal["agrees", "diverges"]
+    signatures: tuple[str, ...] = ()
+    pos: Pos | None = _pos()
+
+
+@dataclass(frozen=True)
+class Program:
+    steps: tuple[Step, ...]
+    config: Config = Config()
+    expects: tuple[Expect, ...] = ()
+    comments: tuple[str, ...] = ()  # the file's leading comment lines, without "# "
+    source: str | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+    def ops(self) -> list[Op]:
+        """Every operation in op-id order."""
+        return list(iter_ops(self.steps))
+
+    def blocks(self) -> list[Parallel]:
+        return [s for s in self.steps if isinstance(s, Parallel)]
+
+
+def iter_ops(steps: tuple[Step, ...]) -> Iterator[Op]:
+    for step in steps:
+        if isinstance(step, Parallel):
+            for thread in step.threads:
+                yield from thread.ops
+        else:
+            yield step
+
+
+INITIAL_PROC = "p0"  # the one process that exists when a program starts

@@ -1,0 +1,1 @@
+"""impls package."""
