@@ -80,6 +80,7 @@ class TraceStep:
     thread: int
     function: str
     op: int  # op id the thread was running
+    runnable: tuple[int, ...] = ()  # threads that could have been picked at this step
 
 
 @dataclass
@@ -93,6 +94,8 @@ class Outcome:
     deadlock: str | None = None  # description when no thread could run
     trace: list[TraceStep] = field(default_factory=list)
     allowances: frozenset[str] = frozenset()  # spec only: named allowances this outcome used
+    vma_prot: dict[Key, str] = field(default_factory=dict)  # prot ("none"/"r"/"rw") of each key's vma
+    checkpoints: list[dict[Key, PteState]] | None = None  # state after each top-level step, on request
 
 
 def format_result(result: Result, *, value: bool = False) -> str:
