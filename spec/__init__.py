@@ -1,1 +1,10 @@
-"""spec package."""
+"""The executable spec: what every operation may do, stated atomically and abstractly.
+
+`run(program)` gives every outcome the spec allows (see docs/semantics.md for the rules and
+the allowances). No kernel machinery: no locks, no encodings, no reverse maps.
+"""
+
+from spec.allowances import ALLOWANCE_NAMES, ALLOWANCES, Allowance
+from spec.linearize import run
+
+__all__ = ["ALLOWANCES", "ALLOWANCE_NAMES", "Allowance", "run"]

@@ -1,0 +1,325 @@
+"""Judge one run of a kernel model against every outcome the spec allows.
+
+`judge` finds an allowed outcome equal to the model's (frames up to renaming, see
+`difftest.canon`) — the model agrees, and the judgement names the allowances that outcome used —
+or else reports a `Divergence` against the *closest* allowed outcome (fewest differing result
+rows and pte fields): the differing ptes field by field, the differing results, the model's
+kernel BUGs, invariant violations and deadlock, and the signatures that classify it.
+
+`classify` turns the judgements of a post-fix and a pre-fix model into the three-way verdict
+of a fix: fixed / fix-incomplete / spec-gap (or agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from difftest.canon import canonical_labels, frame_space, outcome_key, sharing_groups, sorted_keys
+from difftest.outcome import NONE_PTE, BugReport, Key, Outcome, PteState, Violation
+from difftest.program import Fault, Op, Parallel, Program, Result
+from difftest.signature import FIELD_CLASS, Signature, ordered
+
+# Which fields are meaningful for each pte kind (the others are None or irrelevant there).
+_FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "present": ("writable", "node", "data", "sharing"),
+    "swap": ("data", "swap", "sharing"),
+    "migration": ("writable", "sharing"),
+}
+
+
+@dataclass(frozen=True)
+class PteRow:
+    """One pte that differs: both sides (None = no such key there) and the differing fields."""
+
+    key: Key
+    spec: PteState | None
+    model: PteState | None
+    spec_frame: str | None  # canonical label (P<n> / S<n>) on the spec side
+    model_frame: str | None
+    fields: tuple[str, ...]  # among kind, writable, sharing, node, data, swap
+
+    @property
+    def proc(self) -> str:
+        return self.key[0]
+
+    @property
+    def addr(self) -> int:
+        return self.key[1]
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One operation whose result differs (None = the side has no result for it)."""
+
+    op: int
+    kind: str  # the op's kind (map, fault, ...)
+    line: int | None  # source line, when the program came from text
+    spec: Result | None
+    model: Result | None
+
+
+@dataclass(frozen=True)
+class Divergence:
+    signatures: tuple[Signature, ...]  # primary first
+    closest: Outcome  # the allowed outcome the model is compared with
+    pte_rows: tuple[PteRow, ...]
+    result_rows: tuple[ResultRow, ...]
+    bugs: tuple[BugReport, ...]
+    violations: tuple[Violation, ...]
+    deadlock: str | None
+
+    @property
+    def primary(self) -> Signature:
+        return self.signatures[0]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(s.cls for s in self.signatures)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The differ's answer for one model outcome."""
+
+    outcome: Outcome  # the model's outcome that was judged
+    divergence: Divergence | None = None
+    allowances: frozenset[str] = frozenset()  # used by the allowed outcome that matched
+    matched: Outcome | None = None  # that allowed outcome (None when diverging)
+
+    @property
+    def agrees(self) -> bool:
+        return self.divergence is None
+
+    @property
+    def signatures(self) -> tuple[Signature, ...]:
+        return self.divergence.signatures if self.divergence is not None else ()
+
+
+def judge(program: Program, allowed: Sequence[Outcome], outcome: Outcome) -> Judgement:
+    """Compare a model's outcome with the spec's allowed outcomes."""
+    candidates = list(allowed) or [Outcome()]
+    ops = program.ops()
+    scored = []
+    for index, candidate in enumerate(candidates):
+        pte_rows = compare_states(candidate.state, outcome.state)
+        result_rows = compare_results(ops, candidate.results, outcome.results)
+        distance = len(result_rows) + sum(len(row.fields) for row in pte_rows)
+        scored.append((distance, len(candidate.allowances), index, pte_rows, result_rows))
+    distance, _, index, pte_rows, result_rows = min(scored, key=lambda s: s[:3])
+    closest = candidates[index]
+    clean = not outcome.bugs and not outcome.violations and outcome.deadlock is None
+    if distance == 0 and clean:
+        return Judgement(outcome, None, closest.allowances, closest)
+    signatures = _signatures(program, closest, outcome, pte_rows, result_rows)
+    divergence = Divergence(
+        signatures=signatures,
+        closest=closest,
+        pte_rows=tuple(pte_rows),
+        result_rows=tuple(result_rows),
+        bugs=tuple(outcome.bugs),
+        violations=tuple(outcome.violations),
+        deadlock=outcome.deadlock,
+    )
+    return Judgement(outcome, divergence, closest.allowances, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Row-level comparison
+# ---------------------------------------------------------------------------------------------
+
+
+def compare_states(
+    spec: Mapping[Key, PteState], model: Mapping[Key, PteState]
+) -> list[PteRow]:
+    """The ptes that differ, in sorted key order. A key missing on one side counts as none."""
+    keys = sorted_keys(set(spec) | set(model))
+    both = {key: (spec.get(key, NONE_PTE), model.get(key, NONE_PTE)) for key in keys}
+    # Sharing is compared only among ptes of the same kind on both sides, so one pte of the
+    # wrong kind is reported once (as `kind`), not again as a sharing change of its partners.
+    comparable = [k for k, (s, m) in both.items() if s.kind == m.kind and frame_space(s)]
+    spec_groups = sharing_groups(spec, comparable)
+    model_groups = sharing_groups(model, comparable)
+    spec_labels, model_labels = canonical_labels(spec), canonical_labels(model)
+    rows = []
+    for key, (s, m) in both.items():
+        fields = _differing_fields(s, m, spec_groups.get(key), model_groups.get(key))
+        if fields:
+            rows.append(
+                PteRow(key, spec.get(key), model.get(key), spec_labels.get(key),
+                       model_labels.get(key), fields)
+            )
+    return rows
+
+
+def _differing_fields(
+    spec: PteState,
+    model: PteState,
+    spec_group: frozenset[Key] | None,
+    model_group: frozenset[Key] | None,
+) -> tuple[str, ...]:
+    if spec.kind != model.kind:
+        return ("kind",)
+    differing = []
+    for name in _FIELDS_BY_KIND.get(spec.kind, ()):
+        if name == "sharing":
+            if spec_group != model_group:
+                differing.append(name)
+        elif getattr(spec, name) != getattr(model, name):
+            differing.append(name)
+    return tuple(differing)
+
+
+def compare_results(
+    ops: Sequence[Op], spec: Mapping[int, Result], model: Mapping[int, Result]
+) -> list[ResultRow]:
+    rows = []
+    for op_id in sorted(set(spec) | set(model)):
+        s, m = spec.get(op_id), model.get(op_id)
+        if s == m and type(s) is type(m):
+            continue
+        op = ops[op_id] if 0 <= op_id < len(ops) else None
+        rows.append(
+            ResultRow(
+                op=op_id,
+                kind=op.KIND if op is not None else "?",
+                line=op.pos.line if op is not None and op.pos is not None else None,
+                spec=s,
+                model=m,
+            )
+        )
+    return rows
+
+
+def result_class(program_ops: Sequence[Op], row: ResultRow) -> str:
+    """`data` for a read that returned another value, else `result:<op kind>`."""
+    op = program_ops[row.op] if 0 <= row.op < len(program_ops) else None
+    if isinstance(op, Fault) and not op.write and isinstance(row.spec, int) and isinstance(
+        row.model, int
+    ):
+        return "data"
+    return f"result:{row.kind}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties of a single state that are wrong whatever the spec says
+# ---------------------------------------------------------------------------------------------
+
+
+def state_properties(
+    state: Mapping[Key, PteState], vma_prot: Mapping[Key, str]
+) -> set[str]:
+    """Classes a state shows on its own: orphaned migration entries, COW breaks, write bits
+    in read-only vmas."""
+    found: set[str] = set()
+    present_frames: dict[object, int] = {}
+    for pte in state.values():
+        if pte.kind == "present":
+            present_frames[pte.frame] = present_frames.get(pte.frame, 0) + 1
+    for key, pte in state.items():
+        if pte.kind == "migration":
+            found.add("orphan-migration-entry")
+        if pte.kind == "present" and pte.writable:
+            if present_frames.get(pte.frame, 0) > 1:
+                found.add("shared-writable")
+            if vma_prot.get(key) != "rw":
+                found.add("writable-in-readonly-vma")
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures
+# ---------------------------------------------------------------------------------------------
+
+
+def _signatures(
+    program: Program,
+    closest: Outcome,
+    outcome: Outcome,
+    pte_rows: Sequence[PteRow],
+    result_rows: Sequence[ResultRow],
+) -> tuple[Signature, ...]:
+    ops = program.ops()
+    vma_prot = {**closest.vma_prot, **outcome.vma_prot}
+    located = _locate_state_classes(program, closest, outcome, vma_prot)
+    sigs: list[Signature] = [Signature(f"kernel-bug:{b.function}", b.op) for b in outcome.bugs]
+    properties = state_properties(outcome.state, vma_prot) - state_properties(
+        closest.state, closest.vma_prot
+    )
+    sigs += [Signature(cls, located.get(cls)) for cls in properties]
+    if outcome.deadlock is not None:
+        missing = [i for i in range(len(ops)) if i not in outcome.results]
+        sigs.append(Signature("deadlock", missing[0] if missing else None))
+    sigs += [Signature(result_class(ops, row), row.op) for row in result_rows]
+    for row in pte_rows:
+        for name in row.fields:
+            cls = FIELD_CLASS[name]
+            sigs.append(Signature(cls, located.get(cls)))
+    sigs += [Signature(f"invariant:{v.name}", v.op) for v in outcome.violations]
+    return ordered(sigs)
+
+
+def _locate_state_classes(
+    program: Program, closest: Outcome, outcome: Outcome, vma_prot: Mapping[Key, str]
+) -> dict[str, int | None]:
+    """For state classes: the first op of the first top-level step after which each shows.
+
+    Needs checkpoints on both sides; the final vma prots stand in for the intermediate ones.
+    """
+    if outcome.checkpoints is None or closest.checkpoints is None:
+        return {}
+    first_ops = _first_op_of_steps(program)
+    located: dict[str, int | None] = {}
+    for step, (spec_state, model_state) in enumerate(
+        zip(closest.checkpoints, outcome.checkpoints, strict=False)
+    ):
+        if step >= len(first_ops):
+            break
+        classes = {FIELD_CLASS[f] for row in compare_states(spec_state, model_state)
+                   for f in row.fields}
+        classes |= state_properties(model_state, vma_prot) - state_properties(
+            spec_state, vma_prot
+        )
+        for cls in classes:
+            located.setdefault(cls, first_ops[step])
+    return located
+
+
+def _first_op_of_steps(program: Program) -> list[int | None]:
+    firsts: list[int | None] = []
+    next_id = 0
+    for step in program.steps:
+        count = sum(len(t.ops) for t in step.threads) if isinstance(step, Parallel) else 1
+        firsts.append(next_id if count else None)
+        next_id += count
+    return firsts
+
+
+# ---------------------------------------------------------------------------------------------
+# Three-way classification of a fix
+# ---------------------------------------------------------------------------------------------
+
+
+def same_outcome(a: Outcome, b: Outcome) -> bool:
+    """Whether two runs produced the same observable outcome (frames up to renaming)."""
+    return outcome_key(a) == outcome_key(b)
+
+
+def classify(
+    spec_vs_post: Judgement,
+    spec_vs_pre: Judgement,
+    post_vs_pre_equal: bool | None = None,
+) -> str:
+    """`fixed`: spec = post-fix ≠ pre-fix. `fix-incomplete`: the post-fix model diverges from
+    the spec and the pre-fix one behaves differently (the fix changed something, not enough).
+    `spec-gap`: both models behave the same and the spec disagrees (the spec is likely wrong or
+    too strict). `agree`: spec, post- and pre-fix all agree.
+
+    `post_vs_pre_equal` defaults to comparing the two judged outcomes.
+    """
+    if post_vs_pre_equal is None:
+        post_vs_pre_equal = same_outcome(spec_vs_post.outcome, spec_vs_pre.outcome)
+    if spec_vs_post.agrees:
+        return "agree" if spec_vs_pre.agrees else "fixed"
+    return "spec-gap" if post_vs_pre_equal else "fix-incomplete"

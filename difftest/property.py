@@ -1,0 +1,218 @@
+"""The differential property: a program run on the spec and on an implementation gives no
+divergence.
+
+A divergence raises an exception whose *type* is specific to the implementation and the primary
+signature class (`DivergenceFound` → one cached subclass per pair). Hypothesis tells failures
+apart by exception type, so with `report_multiple_bugs` it shrinks and reports every class on
+its own instead of one blended failure. A model that crashes (a Python exception, not a modelled
+kernel BUG) raises the same way under the class `crash:<exception type>`.
+
+The property also feeds `hypothesis.target` with quantities that lead toward the races the
+folded fixes cure (see `race_targets`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+import impls
+from difftest.check import spec_outcomes
+from difftest.differ import Judgement, judge
+from difftest.outcome import Outcome
+from difftest.program import Program
+from difftest.strategies import programs
+
+ImplRef = str | type  # a registered name, `package.module:Class`, or a Kernel subclass
+Named = tuple[str, type]  # (display name, Kernel subclass)
+ClassKey = tuple[str, str]  # (implementation name, primary signature class)
+Observer = Callable[[Program, Sequence[tuple[str, "Judgement | None"]]], None]
+
+# Kernel functions (the models' trace names) that open and close a migration's window: from
+# the first pte replaced by a migration entry until the last entry is removed again.
+UNMAP_FUNCTIONS = frozenset({"try_to_unmap", "try_to_unmap_anon", "try_to_unmap_one"})
+REMOVE_FUNCTIONS = frozenset({"remove_migration_ptes", "remove_anon_migration_ptes",
+                              "remove_migration_pte"})
+
+
+class DivergenceFound(AssertionError):
+    """An implementation diverged from the spec on a program.
+
+    Concrete failures are instances of `divergence_type(impl, cls)`; catch this base class.
+    """
+
+    impl: str = ""
+    cls: str = ""
+
+    def __init__(self, program: Program, judgement: Judgement | None, detail: str = "") -> None:
+        self.program = program
+        self.judgement = judgement
+        self.detail = detail
+        super().__init__(self.describe())
+
+    @property
+    def key(self) -> ClassKey:
+        return (self.impl, self.cls)
+
+    @property
+    def op(self) -> int | None:
+        """The op id where the primary signature first shows (None when unknown)."""
+        if self.judgement is None or self.judgement.divergence is None:
+            return None
+        return self.judgement.divergence.primary.op
+
+    def describe(self) -> str:
+        where = "" if self.op is None else f" at op {self.op}"
+        text = f"{self.impl} diverges from the spec: {self.cls}{where}"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+@cache
+def divergence_type(impl: str, cls: str) -> type[DivergenceFound]:
+    """The exception type for divergences of `impl` whose primary signature class is `cls`."""
+    name = "Divergence_" + _identifier(impl) + "__" + _identifier(cls)
+    return type(name, (DivergenceFound,), {"impl": impl, "cls": cls, "__module__": __name__})
+
+
+def _identifier(text: str) -> str:
+    return re.sub(r"\W", "_", text)
+
+
+def resolve_impls(refs: Iterable[ImplRef]) -> tuple[Named, ...]:
+    """(name, Kernel subclass) per implementation; unknown names raise ImplLoadError."""
+    resolved = []
+    for ref in refs:
+        kernel = impls.load(ref) if isinstance(ref, str) else ref
+        name = ref if isinstance(ref, str) else getattr(kernel, "NAME", "") or kernel.__name__
+        resolved.append((name, kernel))
+    return tuple(resolved)
+
+
+@dataclass
+class DifferentialProperty:
+    """Callable property over programs: raises the divergence of the first implementation (in
+    the given order) whose primary class is not in `ignore`; returns when everything agrees.
+
+    The spec runs once per program for all implementations. `observer`, when set, sees every
+    program with each implementation's judgement (None for a crash), for progress reports.
+    """
+
+    impls: tuple[Named, ...]
+    check_invariants: bool = False
+    ignore: frozenset[ClassKey] = frozenset()
+    observer: Observer | None = None
+    targets: bool = True
+
+    def __call__(self, program: Program) -> None:
+        allowed = spec_outcomes(program)
+        judged: list[tuple[str, Judgement | None]] = []
+        failure: DivergenceFound | None = None
+        for name, kernel in self.impls:
+            try:
+                outcome = impls.run(kernel, program, check_invariants=self.check_invariants)
+            except Exception as crash:  # a model bug: report it as its own class, not a traceback
+                judged.append((name, None))
+                error = divergence_type(name, f"crash:{type(crash).__name__}")
+                if failure is None and (name, error.cls) not in self.ignore:
+                    failure = error(program, None, f"{type(crash).__name__}: {crash}")
+                continue
+            judgement = judge(program, allowed, outcome)
+            judged.append((name, judgement))
+            if self.targets:
+                _observe_targets(name, outcome)
+            if failure is None and judgement.divergence is not None:
+                cls = judgement.divergence.primary.cls
+                if (name, cls) not in self.ignore:
+                    failure = divergence_type(name, cls)(program, judgement)
+        if self.observer is not None:
+            self.observer(program, judged)
+        if failure is not None:
+            raise failure
+
+
+def differential_test(
+    prop: DifferentialProperty, strategy: st.SearchStrategy[Program] | None = None
+) -> Callable[[], None]:
+    """A hypothesis test (apply settings and seed to it, then call it) checking `prop`."""
+
+    @given(strategy if strategy is not None else programs())
+    def test_spec_and_models_agree(program: Program) -> None:
+        prop(program)
+
+    return test_spec_and_models_agree
+
+
+def race_targets(outcome: Outcome) -> dict[str, float]:
+    """Quantities whose growth leads toward the migration races.
+
+    * `steps-inside-migration`: steps other threads took while a migration had replaced ptes by
+      migration entries and not yet restored them all (fix 1 and fix 3 need a fork there);
+    * `sharers-of-migrated-page`: the most processes mapping one page that left node 0.
+    """
+    return {
+        "steps-inside-migration": float(_steps_inside_migration(outcome)),
+        "sharers-of-migrated-page": float(_sharers_of_migrated_page(outcome)),
+    }
+
+
+def _observe_targets(impl: str, outcome: Outcome) -> None:
+    if not hypothesis.currently_in_test_context():
+        return
+    for label, value in race_targets(outcome).items():
+        hypothesis.target(value, label=f"{impl}:{label}")
+
+
+def _steps_inside_migration(outcome: Outcome) -> int:
+    windows: dict[tuple[int, int, int], list[int]] = {}  # (block, thread, op) -> [open, close]
+    for index, step in enumerate(outcome.trace):
+        key = (step.block, step.thread, step.op)
+        if step.function in UNMAP_FUNCTIONS and key not in windows:
+            windows[key] = [index, index]
+        elif step.function in REMOVE_FUNCTIONS and key in windows:
+            windows[key][1] = index
+    inside = 0
+    for (block, thread, _), (start, end) in windows.items():
+        inside += sum(
+            1
+            for step in outcome.trace[start + 1 : end]
+            if step.block == block and step.thread != thread
+        )
+    return inside
+
+
+def _sharers_of_migrated_page(outcome: Outcome) -> int:
+    sharers: dict[object, set[str]] = {}
+    for (proc, _), pte in outcome.state.items():
+        moved = pte.kind == "migration" or (pte.kind == "present" and pte.node not in (None, 0))
+        if moved and pte.frame is not None:
+            sharers.setdefault(pte.frame, set()).add(proc)
+    return max((len(procs) for procs in sharers.values()), default=0)
+
+
+@dataclass
+class Collected:
+    """Divergences taken out of a finished hypothesis run, and anything else it raised."""
+
+    divergences: list[DivergenceFound] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+
+
+def collect_failures(error: BaseException) -> Collected:
+    """Flatten the exception (group) a hypothesis run raised into divergences and other errors."""
+    collected = Collected()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        elif isinstance(current, DivergenceFound):
+            collected.divergences.append(current)
+        else:
+            collected.errors.append(current)
+    return collected

@@ -1,0 +1,134 @@
+"""pytest plugin: every `.pte` file under the `pte_paths` directories is a set of tests.
+
+One item per (file, implementation): the implementations named by the file's `expect` lines,
+or every registered one when it has none. An item passes iff `difftest.verdict.evaluate`
+passes: the verdict and signatures its `expect` line asks for, and every `=> RESULT`. A failing
+item shows the verdict's messages and the divergence tables of `difftest.report`, not a
+traceback; a file that does not parse shows the DSL error.
+
+Registered through the `pytest11` entry point `ptediff`, so a plain `pytest` run picks it up.
+The ini option `pte_paths` (default `tests/regressions`, relative to the ini file's directory)
+lists the directories to collect from; a `.pte` file named on the command line is collected
+wherever it is. Heavy imports (parser, spec, models) wait until a `.pte` file is collected,
+so the plugin costs nothing to test runs that have none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from difftest.errors import PtediffError
+
+if TYPE_CHECKING:
+    from difftest.program import Program
+    from difftest.verdict import Verdict
+
+DEFAULT_PTE_PATHS = ["tests/regressions"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "pte_paths",
+        type="linelist",
+        default=DEFAULT_PTE_PATHS,
+        help="directories (relative to the ini file) whose .pte files are collected as tests",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix != ".pte":
+        return None
+    if parent.session.isinitpath(file_path) or _under_pte_paths(file_path, parent.config):
+        return PteFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pte_directories(config: pytest.Config) -> list[Path]:
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return [(base / entry).resolve() for entry in config.getini("pte_paths")]
+
+
+def _under_pte_paths(file_path: Path, config: pytest.Config) -> bool:
+    resolved = file_path.resolve()
+    return any(resolved.is_relative_to(directory) for directory in pte_directories(config))
+
+
+class PteFile(pytest.File):
+    """A `.pte` file: parsed once, one item per implementation it is checked against."""
+
+    def collect(self) -> Iterator[PteItem]:
+        from difftest.parse import parse_file
+
+        program = parse_file(self.path)
+        expect_lines = {expect.impl: expect.pos for expect in program.expects}
+        names = list(expect_lines) or _registered_names()
+        for name in names:
+            pos = expect_lines.get(name)
+            yield PteItem.from_parent(
+                self, name=name, program=program, impl=name, line=pos.line if pos else None
+            )
+
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, PtediffError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+
+class PteFailure(Exception):
+    """An item whose verdict did not pass (carries it for the report)."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__("; ".join(verdict.messages))
+        self.verdict = verdict
+
+
+class PteItem(pytest.Item):
+    """One implementation checked against one `.pte` program's expectations."""
+
+    def __init__(self, *, program: Program, impl: str, line: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.program = program
+        self.impl = impl
+        self.line = line  # of the `expect` line that asks for this item, if any
+
+    def runtest(self) -> None:
+        from difftest.verdict import evaluate
+
+        verdict = evaluate(self.program, self.impl)
+        if not verdict.passed:
+            raise PteFailure(verdict)
+
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        error = excinfo.value
+        if isinstance(error, PteFailure):
+            return self._describe(error.verdict)
+        if isinstance(error, PtediffError):
+            return f"{self.nodeid}: {error}"
+        return super().repr_failure(excinfo, style)
+
+    def _describe(self, verdict: Verdict) -> str:
+        from difftest.report import format_divergence
+
+        where = f"{self.path.name}:{self.line}" if self.line else self.path.name
+        lines = [f"{where}: {self.impl} did not meet its expectation"]
+        lines += [f"  {message}" for message in verdict.messages]
+        lines += ["", format_divergence(self.program, verdict.judgement, self.impl).rstrip("\n")]
+        return "\n".join(lines)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = self.line - 1 if self.line else None  # pytest counts lines from 0
+        return self.path, line, f"{self.path.name}::{self.impl}"
+
+
+def _registered_names() -> list[str]:
+    from difftest.validate import registered_impls
+
+    return list(registered_impls())

@@ -1,0 +1,104 @@
+"""`Kernel`: the post-fix model, one method per modelled kernel function.
+
+The model follows the completed swapless migration series (kernel-notes §2.5) with the four
+folded fixes of 0697212a applied. Variants (impls.variants) subclass it and override only the
+functions a fix changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, ClassVar
+
+from difftest import program as ast
+from difftest.outcome import BugReport
+from difftest.program import BUG, Op, Result
+from impls.bugs import KernelBug
+from impls.fault import Fault
+from impls.fork import Fork
+from impls.memory import Memory
+from impls.migrate import Migrate
+from impls.mmap import Mmap
+from impls.mprotect import Mprotect
+from impls.pte import PAGE_SIZE
+from impls.rmap import Rmap
+from impls.sched import KGen, Preempt, Wait
+from impls.swapfile import Swapfile
+from impls.vmscan import Vmscan
+
+ESRCH = 3  # an operation naming a process that does not exist (yet, or any more)
+
+ENTRY: dict[type[Op], str] = {
+    ast.Map: "do_mmap_pgoff",
+    ast.Munmap: "sys_munmap",
+    ast.Mprotect: "sys_mprotect",
+    ast.Fault: "user_access",
+    ast.Fork: "do_fork",
+    ast.Exit: "do_exit",
+    ast.Migrate: "sys_move_pages",
+    ast.Swapon: "sys_swapon",
+    ast.Pageout: "sys_madvise",
+}
+
+
+def page_align(addr: int) -> int:
+    """The page an address falls in: accesses and move_pages work on whole pages."""
+    return addr & ~(PAGE_SIZE - 1)
+
+
+def entry_function(op: Op) -> str:
+    """The kernel function an operation starts in (for traces)."""
+    return ENTRY[type(op)]
+
+
+class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault):
+    """The post-fix model of the kernel at 0697212a (completed swapless migration flow)."""
+
+    NAME: ClassVar[str] = "postfix"
+    REVERTS: ClassVar[str] = ""
+
+    def run_op(self, op: Op) -> KGen[Result]:
+        """The system call (or user access) behind one program operation."""
+        if isinstance(op, ast.Swapon):
+            return (yield from self.sys_swapon(op.nslots, op.prio))
+        name = op.parent if isinstance(op, ast.Fork) else op.proc  # type: ignore[attr-defined]
+        mm = self.procs.get(name)
+        if mm is None:
+            return -ESRCH
+        if isinstance(op, ast.Map):
+            return (yield from self.do_mmap(mm, op.addr, op.npages, op.prot))
+        if isinstance(op, ast.Munmap):
+            return (yield from self.do_munmap(mm, op.addr, op.npages))
+        if isinstance(op, ast.Mprotect):
+            return (yield from self.sys_mprotect(mm, op.addr, op.npages, op.prot))
+        if isinstance(op, ast.Fault):
+            return (yield from self.user_access(mm, page_align(op.addr), op.write, op.value))
+        if isinstance(op, ast.Fork):
+            return (yield from self.do_fork(mm, op.child))
+        if isinstance(op, ast.Exit):
+            return (yield from self.do_exit(op.proc, mm))
+        if isinstance(op, ast.Migrate):
+            return (yield from self.sys_move_pages(mm, page_align(op.addr), op.node, op.unlocked))
+        if isinstance(op, ast.Pageout):
+            return (yield from self.sys_madvise_pageout(mm, op.addr))
+        raise TypeError(f"unknown operation {op!r}")
+
+    def run_thread(
+        self, ops: list[tuple[int, Op]], results: dict[int, Result]
+    ) -> Generator[Wait, Any, None]:
+        """One task running `ops` in order; a BUG kills the operation, not the thread."""
+        for n, (op_id, op) in enumerate(ops):
+            assert self.current is not None
+            self.current.op_id = op_id
+            if n:
+                yield Preempt(entry_function(op))
+            task = self.current
+            assert task is not None
+            try:
+                result = yield from self.run_op(op)
+            except KernelBug as bug:
+                self.bugs.append(BugReport(bug.function, bug.reason, op_id))
+                task.release_all()
+                result = BUG
+            self.check_leaked_pte_mappings(task)
+            results[op_id] = result

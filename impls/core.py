@@ -1,0 +1,240 @@
+"""The machine state a kernel model runs on, and the primitives every kernel file uses:
+page allocation and reference counts, lock helpers, pte mapping handles, bug reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from difftest.outcome import BugReport
+from difftest.program import Config
+from impls.bugs import KernelBug
+from impls.pte import Pte, SwapEncoding
+from impls.sched import (
+    EXCLUSIVE,
+    Acquire,
+    KGen,
+    Lock,
+    Mutex,
+    RwSemaphore,
+    Task,
+    TryAcquire,
+)
+from impls.structs import AnonVma, Mm, Page, PageTable, SwapInfo, pmd_index
+
+ZERO_PFN = 0
+
+
+@dataclass(eq=False)
+class PteHandle:
+    """What pte_offset_map() returns: a pointer to one pte, kmapped with CONFIG_HIGHPTE."""
+
+    table: PageTable
+    addr: int
+    mapper: str  # kernel function that mapped it, for leak reports
+
+    def get(self) -> Pte:
+        return self.table.ptes.get(self.addr)
+
+    def set(self, pte: Pte) -> None:
+        if pte is None:
+            self.table.ptes.pop(self.addr, None)
+        else:
+            self.table.ptes[self.addr] = pte
+
+
+@dataclass
+class SwapState:
+    """swapfile.c's globals: swap_info[] (fixed size), nr_swapfiles, swap_list, counters."""
+
+    slots: list[SwapInfo | None]
+    overflow: dict[int, SwapInfo] = field(default_factory=dict)  # written past swap_info[]
+    nr_swapfiles: int = 0
+    head: int = -1
+    next: int = -1
+    nr_swap_pages: int = 0
+    total_swap_pages: int = 0
+    least_priority: int = 0
+    cache: dict[int, Page] = field(default_factory=dict)  # swapper_space: entry -> page
+
+
+class KernelCore:
+    """State and primitives shared by every kernel file's functions."""
+
+    NAME: ClassVar[str] = "postfix"
+    REVERTS: ClassVar[str] = ""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.enc = SwapEncoding(config.swap_bits)
+        self.zero_page = Page(ZERO_PFN, 0, Mutex(f"PG_locked of pfn {ZERO_PFN}"), reserved=True)
+        self.pages: dict[int, Page] = {ZERO_PFN: self.zero_page}
+        self._next_pfn = ZERO_PFN + 1
+        self._next_anon_vma = 1
+        self.procs: dict[str, Mm] = {}  # live processes by name
+        self.mms: list[Mm] = []  # every mm not yet torn down (a BUG can leave one half-built)
+        self.swap = SwapState(slots=[None] * self.enc.max_swapfiles)
+        self.current: Task | None = None
+        self.bugs: list[BugReport] = []
+        self.page_unlock_hook: Callable[[Page], None] | None = None
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def new_mm(self, name: str) -> Mm:
+        mm = Mm(name, RwSemaphore(f"mmap_sem of {name}"), Mutex(f"page_table_lock of {name}"))
+        self.mms.append(mm)
+        return mm
+
+    # -- bugs --------------------------------------------------------------------------------
+
+    def report_bug(self, function: str, reason: str) -> None:
+        """Corruption the kernel would not stop at: recorded, the operation goes on."""
+        op = self.current.op_id if self.current is not None else None
+        self.bugs.append(BugReport(function, reason, op))
+
+    @staticmethod
+    def bug_on(condition: bool, function: str, reason: str) -> None:
+        if condition:
+            raise KernelBug(function, reason)
+
+    # -- locks -------------------------------------------------------------------------------
+
+    def unlock(self, lock: Lock, mode: str = EXCLUSIVE) -> None:
+        assert self.current is not None
+        self.current.release(lock, mode)
+
+    def lock_page(self, page: Page, function: str) -> KGen[None]:
+        """lock_page() in mm/filemap.c: sleeps until PG_locked is ours."""
+        yield Acquire(function, page.lock)
+
+    def trylock_page(self, page: Page, function: str) -> KGen[bool]:
+        """TestSetPageLocked(): take PG_locked if it is free, never wait."""
+        got = yield TryAcquire(function, page.lock)
+        return bool(got)
+
+    def unlock_page(self, page: Page) -> None:
+        """unlock_page() in mm/filemap.c."""
+        self.unlock(page.lock)
+        if self.page_unlock_hook is not None:
+            self.page_unlock_hook(page)
+
+    # -- pages -------------------------------------------------------------------------------
+
+    def alloc_page(self, node: int = 0, data: int = 0) -> Page:
+        """alloc_page(): pfns come from a counter, so runs are reproducible; refcount 1."""
+        pfn = self._next_pfn
+        self._next_pfn += 1
+        page = Page(pfn, node, Mutex(f"PG_locked of pfn {pfn}"), data=data)
+        self.pages[pfn] = page
+        return page
+
+    def pfn_to_page(self, pfn: int) -> Page:
+        """pfn_to_page(): a pfn never allocated stands for a free, unlocked frame."""
+        page = self.pages.get(pfn)
+        if page is None:
+            page = Page(pfn, 0, Mutex(f"PG_locked of pfn {pfn}"), refcount=0, freed=True)
+            self.pages[pfn] = page
+        return page
+
+    def get_page(self, page: Page) -> None:
+        page.refcount += 1
+
+    def put_page(self, page: Page) -> None:
+        """put_page(): the last reference frees the page (its struct page stays in the table)."""
+        page.refcount -= 1
+        if page.refcount == 0 and not page.reserved:
+            page.freed = True
+
+    def vm_normal_page(self, pte: Pte) -> Page | None:
+        """vm_normal_page() in mm/memory.c: every present pte maps a struct page here."""
+        from impls.pte import PresentPte
+
+        if not isinstance(pte, PresentPte):
+            return None
+        return self.pfn_to_page(pte.pfn)
+
+    def new_anon_vma(self) -> AnonVma:
+        """anon_vma_alloc() in mm/rmap.c."""
+        ident = self._next_anon_vma
+        self._next_anon_vma += 1
+        return AnonVma(ident, Mutex(f"anon_vma#{ident}->lock"))
+
+    # -- page tables -------------------------------------------------------------------------
+
+    def pte_alloc(self, mm: Mm, addr: int) -> PageTable:
+        """__pte_alloc() in mm/memory.c: the page-table page under addr, allocated if absent."""
+        index = pmd_index(addr)
+        table = mm.page_tables.get(index)
+        if table is None:
+            table = PageTable(mm, index, Mutex(f"ptl of {mm.name} pmd {index}"))
+            mm.page_tables[index] = table
+        return table
+
+    def pte_offset_map(self, mm: Mm, addr: int, function: str) -> PteHandle | None:
+        """pte_offset_map(): None when the pmd is empty; kmaps the pte page with highpte."""
+        table = mm.page_tables.get(pmd_index(addr))
+        if table is None:
+            return None
+        return self.map_pte(table, addr, function)
+
+    def map_pte(self, table: PageTable, addr: int, function: str) -> PteHandle:
+        handle = PteHandle(table, addr, function)
+        if self.config.highpte and self.current is not None:
+            self.current.kmaps.append(handle)
+        return handle
+
+    def pte_unmap(self, ptep: object) -> None:
+        """pte_unmap(): kunmap_atomic with highpte, nothing at all without.
+
+        With highpte, an argument that is not a mapped pte pointer unmaps nothing: the real
+        mapping stays behind, and the task's end-of-operation check reports it leaked.
+        """
+        if not self.config.highpte or self.current is None:
+            return
+        for i, handle in enumerate(self.current.kmaps):
+            if handle is ptep:
+                del self.current.kmaps[i]
+                return
+
+    def pte_offset_map_lock(
+        self, mm: Mm, addr: int, function: str
+    ) -> KGen[tuple[PteHandle, Mutex] | None]:
+        """pte_offset_map_lock(): map the pte and take its page table's ptl."""
+        table = mm.page_tables.get(pmd_index(addr))
+        if table is None:
+            return None
+        yield Acquire(function, table.ptl)
+        return self.map_pte(table, addr, function), table.ptl
+
+    def pte_alloc_map_lock(
+        self, mm: Mm, addr: int, function: str
+    ) -> KGen[tuple[PteHandle, Mutex]]:
+        """pte_alloc_map_lock(): allocate the page table if needed, map and lock the pte."""
+        table = self.pte_alloc(mm, addr)
+        yield Acquire(function, table.ptl)
+        return self.map_pte(table, addr, function), table.ptl
+
+    def pte_unmap_unlock(self, ptep: object, ptl: Mutex) -> None:
+        """pte_unmap_unlock(): spin_unlock(ptl), then pte_unmap(ptep)."""
+        self.unlock(ptl)
+        self.pte_unmap(ptep)
+
+    def check_leaked_pte_mappings(self, task: Task) -> None:
+        """At the end of an operation, any pte kmap still held was leaked."""
+        for handle in task.kmaps:
+            self.report_bug(
+                handle.mapper,
+                f"leaked pte mapping: the kmap_atomic of {handle.table.ptl.name} "
+                f"(pte at {handle.addr:#x}) was never released by pte_unmap",
+            )
+        task.kmaps.clear()
+
+    # -- swap_info[] -------------------------------------------------------------------------
+
+    def swap_info_at(self, type_: int) -> SwapInfo | None:
+        """swap_info[type]; past the array's end it reads what sys_swapon wrote there."""
+        if type_ < len(self.swap.slots):
+            return self.swap.slots[type_]
+        return self.swap.overflow.get(type_)

@@ -1,0 +1,45 @@
+"""The user access behind a `fault` operation and the arch fault handler it traps into."""
+
+from __future__ import annotations
+
+from difftest.program import SIGSEGV, Result
+from impls.core import KernelCore
+from impls.pte import PresentPte
+from impls.sched import READ, Acquire, KGen, Preempt
+from impls.structs import VM_EXEC, VM_READ, VM_WRITE, Mm
+
+
+class Fault(KernelCore):
+    """User accesses and do_page_fault."""
+
+    def user_access(self, mm: Mm, addr: int, write: bool, value: int) -> KGen[Result]:
+        """A user load or store: the hardware retries it after every handled fault until the
+        pte permits it. Each attempt is one atomic step that checks the pte."""
+        while True:
+            pte = mm.pte(addr)
+            if isinstance(pte, PresentPte) and not pte.protnone and (pte.write or not write):
+                page = self.pfn_to_page(pte.pfn)
+                table = self.pte_alloc(mm, addr)
+                table.ptes[addr] = pte.mkyoung().mkdirty() if write else pte.mkyoung()
+                if write:
+                    page.data = value
+                    return 0
+                return page.data
+            handled = yield from self.do_page_fault(mm, addr, write)
+            if not handled:
+                return SIGSEGV
+            yield Preempt("user_access")
+
+    def do_page_fault(self, mm: Mm, addr: int, write: bool) -> KGen[bool]:
+        """do_page_fault() in arch/i386/mm/fault.c: False means SIGSEGV."""
+        yield Acquire("do_page_fault", mm.mmap_sem, READ)
+        vma = mm.vma_at(addr)
+        allowed = vma is not None and bool(
+            vma.flags & VM_WRITE if write else vma.flags & (VM_READ | VM_EXEC)
+        )
+        if vma is None or not allowed:
+            self.unlock(mm.mmap_sem, READ)
+            return False
+        yield from self.handle_mm_fault(mm, vma, addr, write)
+        self.unlock(mm.mmap_sem, READ)
+        return True

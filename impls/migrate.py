@@ -1,0 +1,241 @@
+"""mm/migrate.c in its completed swapless form (kernel-notes §2.5), plus the migration-entry
+helpers of include/linux/swapops.h.
+"""
+
+from __future__ import annotations
+
+from difftest.outcome import ERRNO
+from impls.core import KernelCore, PteHandle
+from impls.memory import mk_pte
+from impls.pte import Pte, SwapPte, is_swap_pte
+from impls.sched import READ, Acquire, KGen, Mutex, WaitUnlocked
+from impls.structs import Mm, Page, Vma
+
+MIGRATE_PASSES = 10
+FORCE_LOCK_PASS = 3  # from this pass on, migrate_pages sleeps for the page lock
+
+
+class Migrate(KernelCore):
+    """Page migration with migration entries."""
+
+    # -- swapops.h ---------------------------------------------------------------------------
+
+    def make_migration_entry(self, page: Page, write: int | bool) -> int:
+        """make_migration_entry() in include/linux/swapops.h: `write` is a C truth value."""
+        self.bug_on(
+            not page.locked, "make_migration_entry", f"page pfn {page.pfn} is not locked"
+        )
+        type_ = self.enc.migration_write if write else self.enc.migration_read
+        return self.enc.swp_entry(type_, page.pfn)
+
+    def migration_entry_to_page(self, entry: int) -> Page:
+        """migration_entry_to_page() in include/linux/swapops.h: the page must be locked."""
+        page = self.pfn_to_page(self.enc.swp_offset(entry))
+        self.bug_on(
+            not page.locked,
+            "migration_entry_to_page",
+            f"migration entry to pfn {page.pfn} whose page is not locked",
+        )
+        return page
+
+    def migration_entry_wait(self, mm: Mm, addr: int) -> KGen[None]:
+        """migration_entry_wait() in mm/migrate.c: sleep until the page is unlocked."""
+        mapped = yield from self.pte_offset_map_lock(mm, addr, "migration_entry_wait")
+        assert mapped is not None
+        ptep, ptl = mapped
+        pte = ptep.get()
+        if not isinstance(pte, SwapPte) or not self.enc.is_migration_entry(pte.val):
+            self.pte_unmap_unlock(ptep, ptl)
+            return
+        page = self.migration_entry_to_page(pte.val)
+        self.get_page(page)
+        self.pte_unmap_unlock(ptep, ptl)
+        yield WaitUnlocked("migration_entry_wait", page.lock)
+        self.put_page(page)
+
+    # -- move_pages entry --------------------------------------------------------------------
+
+    def sys_move_pages(self, mm: Mm, addr: int, node: int, unlocked: bool) -> KGen[int]:
+        """sys_move_pages()/do_move_pages() in mm/migrate.c with MPOL_MF_MOVE_ALL.
+
+        `unlocked` stands for kernel-initiated migration (offlining, compaction): the page is
+        found through mm's page table but no mmap_sem is held.
+        """
+        if not 0 <= node < self.config.nodes:
+            return -ERRNO["ENODEV"]
+        if not unlocked:
+            yield Acquire("do_move_pages", mm.mmap_sem, READ)
+        found = yield from self.follow_page_for_migration(mm, addr)
+        if isinstance(found, int):
+            status = found
+        elif found.node == node:
+            self.put_page(found)
+            status = node
+        else:
+            status = yield from self.migrate_pages([found], node)
+        if not unlocked:
+            self.unlock(mm.mmap_sem, READ)
+        return status
+
+    def follow_page_for_migration(self, mm: Mm, addr: int) -> KGen[Page | int]:
+        """The lookup of do_move_pages(): find_vma + follow_page(FOLL_GET) + isolate_lru_page."""
+        vma = mm.vma_at(addr)
+        if vma is None or not vma.page_prot.readable:
+            return -ERRNO["EFAULT"]
+        mapped = yield from self.pte_offset_map_lock(mm, addr, "follow_page")
+        if mapped is None:
+            return -ERRNO["ENOENT"]
+        ptep, ptl = mapped
+        page = self.vm_normal_page(ptep.get())
+        if page is None or page.reserved:
+            self.pte_unmap_unlock(ptep, ptl)
+            return -ERRNO["ENOENT"]
+        self.get_page(page)
+        self.pte_unmap_unlock(ptep, ptl)
+        return page
+
+    # -- the migration core ------------------------------------------------------------------
+
+    def migrate_pages(self, pages: list[Page], node: int) -> KGen[int]:
+        """migrate_pages() in mm/migrate.c: up to 10 passes while some page says -EAGAIN.
+
+        Returns the last page's status: its new node, or the error that stopped it.
+        """
+        status = -ERRNO["EAGAIN"]
+        todo = list(pages)
+        for pass_ in range(MIGRATE_PASSES):
+            if not todo:
+                break
+            for page in list(todo):
+                rc = yield from self.unmap_and_move(page, node, pass_ >= FORCE_LOCK_PASS)
+                if rc != -ERRNO["EAGAIN"]:
+                    todo.remove(page)
+                    status = node if rc == 0 else rc
+        for page in todo:  # putback_lru_pages()
+            self.put_page(page)
+            status = -ERRNO["EAGAIN"]
+        return status
+
+    def unmap_and_move(self, page: Page, node: int, force: bool) -> KGen[int]:
+        """unmap_and_move() in mm/migrate.c."""
+        newpage = self.alloc_page(node)
+        rc = 0
+        if page.refcount == 1:  # freed from under us: nothing left to migrate
+            self.put_page(page)
+            self.put_page(newpage)
+            return rc
+        rc = -ERRNO["EAGAIN"]
+        got = yield from self.trylock_page(page, "unmap_and_move")
+        if not got:
+            if not force:
+                self.put_page(newpage)
+                return rc
+            yield from self.lock_page(page, "unmap_and_move")
+        yield from self.try_to_unmap(page, True)
+        if page.mapcount == 0:
+            rc = yield from self.move_to_new_page(newpage, page)
+        if rc:
+            yield from self.remove_migration_ptes(page, page)
+        self.unlock_page(page)
+        if rc != -ERRNO["EAGAIN"]:
+            self.put_page(page)  # move_to_lru(): a migrated page is freed here
+        self.put_page(newpage)  # move_to_lru(newpage): frees it if migration failed
+        return rc
+
+    def move_to_new_page(self, newpage: Page, page: Page) -> KGen[int]:
+        """move_to_new_page() in mm/migrate.c."""
+        got = yield from self.trylock_page(newpage, "move_to_new_page")
+        self.bug_on(not got, "move_to_new_page", f"new page pfn {newpage.pfn} already locked")
+        newpage.index = page.index
+        newpage.anon_vma = page.anon_vma
+        rc = self.migrate_page(newpage, page)
+        if rc == 0:
+            yield from self.remove_migration_ptes(page, newpage)
+        else:
+            newpage.anon_vma = None
+        self.unlock_page(newpage)
+        return rc
+
+    def migrate_page(self, newpage: Page, page: Page) -> int:
+        """migrate_page() in mm/migrate.c (also swapper_space's migratepage)."""
+        rc = self.migrate_page_move_mapping(newpage, page)
+        if rc:
+            return rc
+        self.migrate_page_copy(newpage, page)
+        return 0
+
+    def migrate_page_move_mapping(self, newpage: Page, page: Page) -> int:
+        """migrate_page_move_mapping() in mm/migrate.c: only our isolation reference (and the
+        swap cache's) may remain; a sleeper in migration_entry_wait makes it -EAGAIN."""
+        if not page.swapcache:
+            return 0 if page.refcount == 1 else -ERRNO["EAGAIN"]
+        entry = page.private
+        if page.refcount != 2 or self.swap.cache.get(entry) is not page:
+            return -ERRNO["EAGAIN"]
+        self.get_page(newpage)
+        newpage.swapcache = True
+        newpage.private = entry
+        self.swap.cache[entry] = newpage
+        self.put_page(page)
+        return 0
+
+    def migrate_page_copy(self, newpage: Page, page: Page) -> None:
+        """migrate_page_copy() in mm/migrate.c."""
+        newpage.data = page.data
+        newpage.dirty = page.dirty
+        page.dirty = False
+        page.swapcache = False
+        page.private = 0
+        page.anon_vma = None
+
+    # -- restoring the ptes ------------------------------------------------------------------
+
+    def remove_migration_ptes(self, old: Page, new: Page) -> KGen[None]:
+        """remove_migration_ptes() in mm/migrate.c."""
+        if new.anon:
+            yield from self.remove_anon_migration_ptes(old, new)
+
+    def remove_anon_migration_ptes(self, old: Page, new: Page) -> KGen[None]:
+        """remove_anon_migration_ptes() in mm/migrate.c: the anon_vma lock is held throughout
+        the walk, in list order."""
+        anon_vma = new.anon_vma
+        assert anon_vma is not None
+        yield Acquire("remove_anon_migration_ptes", anon_vma.lock)
+        for vma in list(anon_vma.vmas):
+            yield from self.remove_migration_pte(vma, old, new)
+        self.unlock(anon_vma.lock)
+
+    def remove_migration_pte(self, vma: Vma, old: Page, new: Page) -> KGen[None]:
+        """remove_migration_pte() in mm/migrate.c."""
+        addr = self.page_address_in_vma(new, vma)
+        if addr is None:
+            return
+        mm = vma.mm
+        ptep = self.pte_offset_map(mm, addr, "remove_migration_pte")
+        if ptep is None:
+            return
+        pte: Pte = ptep.get()
+        if not is_swap_pte(pte):
+            self.pte_unmap(ptep)
+            return
+        ptl = ptep.table.ptl
+        yield Acquire("remove_migration_pte", ptl)
+        pte = ptep.get()
+        if (
+            isinstance(pte, SwapPte)
+            and self.enc.is_migration_entry(pte.val)
+            and self.migration_entry_to_page(pte.val) is old
+        ):
+            self.get_page(new)
+            write = self.enc.is_write_migration_entry(pte.val)
+            pte = mk_pte(new, vma).mkold()
+            if write:
+                pte = pte.mkwrite()
+            ptep.set(pte)
+            self.page_add_anon_rmap(new, vma, addr)
+        self.remove_migration_pte_unlock(ptep, pte, ptl)
+
+    def remove_migration_pte_unlock(self, ptep: PteHandle, pte: Pte, ptl: Mutex) -> None:
+        """The last line of remove_migration_pte() in mm/migrate.c (fix 2): unlock and unmap
+        the mapped pte *pointer*."""
+        self.pte_unmap_unlock(ptep, ptl)

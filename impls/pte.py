@@ -1,0 +1,117 @@
+"""Page-table entries and the swap-entry encoding (include/linux/swapops.h, asm/pgtable.h).
+
+A pte is None (pte_none), a `PresentPte`, or a `SwapPte` holding a swp_entry_t value. The arch
+conversion between a swap pte and swp_entry_t is the identity here: every arch keeps as many
+type bits as MAX_SWAPFILES_SHIFT, so nothing observable is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+PTRS_PER_PTE = 512  # ptes per page-table page (x86_64): one split ptl covers 2 MiB
+BITS_PER_LONG = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PresentPte:
+    """A present pte: the hardware bits ptediff cares about.
+
+    protnone: a PROT_NONE pte (present to the kernel, but no user access: _PAGE_PROTNONE).
+    """
+
+    pfn: int
+    write: bool = False
+    dirty: bool = False
+    young: bool = False
+    protnone: bool = False
+
+    def wrprotect(self) -> PresentPte:
+        return replace(self, write=False)
+
+    def mkwrite(self) -> PresentPte:
+        return replace(self, write=True)
+
+    def mkdirty(self) -> PresentPte:
+        return replace(self, dirty=True)
+
+    def mkyoung(self) -> PresentPte:
+        return replace(self, young=True)
+
+    def mkold(self) -> PresentPte:
+        return replace(self, young=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SwapPte:
+    """A non-present, non-file pte holding a swap entry (a plain swap or a migration entry)."""
+
+    val: int
+
+
+Pte = PresentPte | SwapPte | None
+
+
+def pte_present(pte: Pte) -> bool:
+    return isinstance(pte, PresentPte)
+
+
+def is_swap_pte(pte: Pte) -> bool:
+    """is_swap_pte() in mm/migrate.c: not none, not present (file ptes are not modelled)."""
+    return isinstance(pte, SwapPte)
+
+
+@dataclass(frozen=True)
+class SwapEncoding:
+    """swp_entry_t layout for a given MAX_SWAPFILES_SHIFT, with CONFIG_MIGRATION=y.
+
+    type sits in the top `swap_bits` bits of the 64-bit value, the offset below it.
+    """
+
+    swap_bits: int = 5
+
+    @property
+    def shift(self) -> int:
+        return BITS_PER_LONG - self.swap_bits
+
+    @property
+    def offset_mask(self) -> int:
+        return (1 << self.shift) - 1
+
+    @property
+    def max_swapfiles(self) -> int:
+        """MAX_SWAPFILES: two types are reserved for migration entries."""
+        return (1 << self.swap_bits) - 2
+
+    @property
+    def migration_read(self) -> int:
+        return self.max_swapfiles
+
+    @property
+    def migration_write(self) -> int:
+        return self.max_swapfiles + 1
+
+    def swp_entry(self, type_: int, offset: int) -> int:
+        type_mask = (1 << self.swap_bits) - 1
+        return ((type_ & type_mask) << self.shift) | (offset & self.offset_mask)
+
+    def swp_type(self, entry: int) -> int:
+        return entry >> self.shift
+
+    def swp_offset(self, entry: int) -> int:
+        return entry & self.offset_mask
+
+    def is_migration_entry(self, entry: int) -> bool:
+        return self.swp_type(entry) in (self.migration_read, self.migration_write)
+
+    def is_write_migration_entry(self, entry: int) -> bool:
+        return self.swp_type(entry) == self.migration_write
+
+    def make_migration_entry_read(self, entry: int) -> int:
+        return self.swp_entry(self.migration_read, self.swp_offset(entry))
+
+    def roundtrip_type_limit(self) -> int:
+        """The type sys_swapon recovered before fix 4: swp_entry(~0, 0) through a swap pte."""
+        return self.swp_type(self.swp_entry(~0, 0))

@@ -1,0 +1,45 @@
+"""Registered kernel models and `load`, which also accepts `package.module:ClassName`."""
+
+from __future__ import annotations
+
+import importlib
+
+from difftest.errors import ImplLoadError
+from impls.base import Kernel
+from impls.variants import AnonVmaHead, CowForkWrite, PreFix, PteUnmapArg, SwaponRange
+
+REGISTRY: dict[str, type[Kernel]] = {
+    cls.NAME: cls
+    for cls in (Kernel, PreFix, AnonVmaHead, PteUnmapArg, CowForkWrite, SwaponRange)
+}
+
+
+def load(name_or_path: str) -> type[Kernel]:
+    """A registered model by name, or a Kernel subclass named as `package.module:ClassName`."""
+    if name_or_path in REGISTRY:
+        return REGISTRY[name_or_path]
+    known = ", ".join(sorted(REGISTRY))
+    if ":" not in name_or_path:
+        raise ImplLoadError(
+            f"unknown implementation {name_or_path!r}: use one of {known}, "
+            "or package.module:ClassName for a Kernel subclass"
+        )
+    module_name, _, class_name = name_or_path.partition(":")
+    if not module_name or not class_name:
+        raise ImplLoadError(
+            f"bad implementation path {name_or_path!r}: expected package.module:ClassName"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import failure is the user's path, reported plainly
+        raise ImplLoadError(
+            f"cannot import module {module_name!r} for {name_or_path!r}: {exc}"
+        ) from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ImplLoadError(f"module {module_name!r} has no attribute {class_name!r}")
+    if not isinstance(cls, type) or not issubclass(cls, Kernel):
+        raise ImplLoadError(
+            f"{name_or_path!r} is not a subclass of impls.Kernel (registered models: {known})"
+        )
+    return cls

@@ -1,0 +1,101 @@
+"""`run`: one deterministic run of a program on a kernel model."""
+
+from __future__ import annotations
+
+from difftest.outcome import Outcome, TraceStep
+from difftest.program import INITIAL_PROC, Op, Parallel, Program, Result
+from impls.base import Kernel, entry_function
+from impls.invariants import InvariantChecker
+from impls.registry import load
+from impls.sched import Deadlock, Preempt, Scheduler, Step, Task
+from impls.snapshot import snapshot
+
+
+class Machine:
+    """A kernel instance plus the bookkeeping of one run."""
+
+    def __init__(self, kernel: Kernel, check_invariants: bool) -> None:
+        self.kernel = kernel
+        self.results: dict[int, Result] = {}
+        self.trace: list[TraceStep] = []
+        self.block: int | None = None
+        self.checker = InvariantChecker(kernel) if check_invariants else None
+        if self.checker is not None:
+            checker = self.checker
+            kernel.page_unlock_hook = lambda page: checker.on_page_unlock(
+                page, kernel.current.op_id if kernel.current is not None else None
+            )
+        self.scheduler = Scheduler(self.switch_to, self.after_step)
+
+    def switch_to(self, task: Task | None) -> None:
+        self.kernel.current = task
+
+    def after_step(self, step: Step) -> None:
+        if self.block is not None:
+            self.trace.append(
+                TraceStep(self.block, step.task.index, step.function, step.op_id, step.runnable)
+            )
+        if self.checker is not None:
+            self.checker.after_step(step.op_id)
+
+    def task(self, index: int, name: str, ops: list[tuple[int, Op]]) -> Task:
+        body = self.kernel.run_thread(ops, self.results)
+        first = ops[0] if ops else None
+        wait = Preempt(entry_function(first[1]) if first else "idle")
+        task = Task(index, name, body, wait, op_id=first[0] if first else -1)
+        task.done = not ops
+        return task
+
+    def run_step(self, step: Op | Parallel, first_op: int, block: int) -> int:
+        """Run one top-level step; returns the next op id."""
+        if isinstance(step, Parallel):
+            tasks = []
+            op_id = first_op
+            for i, thread in enumerate(step.threads):
+                ops = list(enumerate(thread.ops, start=op_id))
+                op_id += len(ops)
+                tasks.append(self.task(i, f"thread {i}", ops))
+            self.block = block
+            try:
+                self.scheduler.run(tasks, step.schedule or ())
+            finally:
+                self.block = None
+            return op_id
+        self.scheduler.run([self.task(0, f"op {first_op}", [(first_op, step)])])
+        return first_op + 1
+
+
+def run(
+    impl: type[Kernel] | str,
+    program: Program,
+    *,
+    check_invariants: bool = True,
+    checkpoints: bool = False,
+) -> Outcome:
+    """Run `program` on the model `impl` (a Kernel subclass or a registered name/path)."""
+    cls = load(impl) if isinstance(impl, str) else impl
+    kernel = cls(program.config)
+    kernel.procs[INITIAL_PROC] = kernel.new_mm(INITIAL_PROC)
+    machine = Machine(kernel, check_invariants)
+    outcome = Outcome()
+    snapshots: list = []
+    op_id = 0
+    block = 0
+    for step in program.steps:
+        try:
+            op_id = machine.run_step(step, op_id, block)
+        except Deadlock as stuck:
+            outcome.deadlock = str(stuck)
+            break
+        finally:
+            if isinstance(step, Parallel):
+                block += 1
+        if checkpoints:
+            snapshots.append(snapshot(kernel)[0])
+    outcome.results = machine.results
+    outcome.state, outcome.vma_prot = snapshot(kernel)
+    outcome.bugs = list(kernel.bugs)
+    outcome.violations = list(machine.checker.violations) if machine.checker else []
+    outcome.trace = machine.trace
+    outcome.checkpoints = snapshots if checkpoints else None
+    return outcome

@@ -1,0 +1,55 @@
+"""One atomic step of the spec: apply an operation to a state and give its result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from difftest.errors import SpecError
+from difftest.program import (
+    Exit,
+    Fault,
+    Fork,
+    Map,
+    Migrate,
+    Mprotect,
+    Munmap,
+    Op,
+    Pageout,
+    Result,
+    Swapon,
+)
+from spec.fault import do_fault
+from spec.mapping import do_exit, do_fork, do_map, do_mprotect, do_munmap
+from spec.paging import do_migrate, do_pageout, do_swapon
+from spec.state import SpecState
+
+OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
+    Map: do_map,
+    Munmap: do_munmap,
+    Mprotect: do_mprotect,
+    Fault: do_fault,
+    Fork: do_fork,
+    Exit: do_exit,
+    Migrate: do_migrate,
+    Swapon: do_swapon,
+    Pageout: do_pageout,
+}
+
+
+def apply(s: SpecState, op: Op, op_id: int) -> Result:
+    """Run `op` on `s` in place (then free what nobody references) and return its result."""
+    _check_processes(s, op, op_id)
+    result = OPERATIONS[type(op)](s, op)
+    s.collect()
+    return result
+
+
+def _check_processes(s: SpecState, op: Op, op_id: int) -> None:
+    # The DSL validator makes these impossible; a hand-built Program may still get them wrong.
+    if isinstance(op, Fork) and op.child in s.vmas:
+        raise SpecError(f"op {op_id} ({op.KIND}): process {op.child} already exists")
+    named = (op.parent,) if isinstance(op, Fork) else op.procs
+    for proc in named:
+        if proc not in s.vmas:
+            raise SpecError(f"op {op_id} ({op.KIND}): process {proc} does not exist")

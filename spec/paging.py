@@ -1,0 +1,96 @@
+"""Where pages live: swapon, pageout (reclaim to swap) and migrate (move to another node)."""
+
+from __future__ import annotations
+
+from difftest.outcome import ERRNO
+from difftest.program import Migrate, Pageout, Prot, Result, Swapon
+from spec.state import Present, SpecState, Swapped
+from spec.swap import max_swapfiles
+
+
+def do_swapon(s: SpecState, op: Swapon) -> Result:
+    """Add a swap device of `nslots` usable slots (its header page is not counted)."""
+    if len(s.swap.devices) >= max_swapfiles(s.config.swap_bits):
+        return -ERRNO["EPERM"]
+    if op.nslots <= 0:
+        return -ERRNO["EINVAL"]
+    s.swap = s.swap.added(op.nslots, op.prio)
+    return 0
+
+
+def do_pageout(s: SpecState, op: Pageout) -> Result:
+    """madvise(MADV_PAGEOUT) of one page: reclaim it if it is anonymous and swap has room."""
+    if s.vma_at(op.proc, op.addr) is None:
+        return -ERRNO["ENOMEM"]
+    page = pageout_target(s, op)
+    if page is not None:
+        reclaim(s, page)
+    return 0
+
+
+def pageout_target(s: SpecState, op: Pageout) -> int | None:
+    """The anonymous page a pageout would reclaim, if any."""
+    if s.vma_at(op.proc, op.addr) is None:
+        return None
+    pte = s.ptes.get((op.proc, op.addr))
+    if isinstance(pte, Present) and s.is_anon(pte.page):
+        return pte.page
+    return None
+
+
+def reclaim(s: SpecState, page: int) -> bool:
+    """Write the page to its swap copy's slot (or a new one) and turn every pte mapping it, in
+    every process, into a swap pte; the page is freed. False when no slot is free."""
+    slot = s.pages[page].swap_copy
+    if slot is None:
+        slot = s.allocate_slot()
+    if slot is None:
+        return False
+    s.slots[slot] = s.pages[page].data
+    for key in s.mappers(page):
+        s.ptes[key] = Swapped(slot)
+    del s.pages[page]
+    return True
+
+
+def do_migrate(s: SpecState, op: Migrate) -> Result:
+    """move_pages(MPOL_MF_MOVE_ALL) of one page: the node it ends on, or an errno."""
+    if not 0 <= op.node < s.config.nodes:
+        return -ERRNO["ENODEV"]
+    vma = s.vma_at(op.proc, op.addr)
+    if vma is None or vma.prot is Prot.NONE:
+        return -ERRNO["EFAULT"]
+    pte = s.ptes.get((op.proc, op.addr))
+    if not isinstance(pte, Present) or not s.is_anon(pte.page):
+        return -ERRNO["ENOENT"]
+    if s.pages[pte.page].node != op.node:
+        move_page(s, pte.page, op.node)
+    return op.node
+
+
+def migration_target(s: SpecState, op: Migrate) -> int | None:
+    """The page a migrate would really move (None: an error, or already on the node)."""
+    if not 0 <= op.node < s.config.nodes:
+        return None
+    vma = s.vma_at(op.proc, op.addr)
+    pte = s.ptes.get((op.proc, op.addr))
+    if vma is None or vma.prot is Prot.NONE or not isinstance(pte, Present):
+        return None
+    if not s.is_anon(pte.page) or s.pages[pte.page].node == op.node:
+        return None
+    return pte.page
+
+
+def move_page(s: SpecState, page: int, node: int) -> None:
+    """Copy the page to a new one on `node`; every pte mapping it, in every process, follows
+    and keeps its write bit. A page with a swap copy instead leaves swap ptes behind: the new
+    page waits in the swap cache and the next access maps it."""
+    old = s.pages[page]
+    new = s.new_page(old.data, node, old.swap_copy)
+    for key in s.mappers(page):
+        pte = s.ptes[key]
+        if old.swap_copy is not None:
+            s.ptes[key] = Swapped(old.swap_copy)
+        else:
+            s.ptes[key] = Present(new, isinstance(pte, Present) and pte.writable)
+    del s.pages[page]

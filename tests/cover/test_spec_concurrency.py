@@ -1,0 +1,182 @@
+"""Parallel blocks in the spec: exactly the linearizations, plus the named allowances."""
+
+from __future__ import annotations
+
+import spec
+from difftest.outcome import ERRNO, Outcome
+from difftest.parse import parse
+from spec.allowances import ALLOWANCE_NAMES, ALLOWANCES
+
+A = 0x1000
+
+
+def run(text: str) -> list[Outcome]:
+    return spec.run(parse(text))
+
+
+def test_two_threads_of_two_ops_give_the_six_linearizations() -> None:
+    outcomes = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x10
+        parallel {{
+          thread {{
+            fault p0 {A:#x} write 0x1
+            fault p0 {A:#x} write 0x2
+          }}
+          thread {{
+            fault p0 {A:#x} read
+            fault p0 {A:#x} read
+          }}
+        }}
+    """)
+    # Op ids: thread 0 is 2, 3; thread 1 is 4, 5. Every interleaving gives its own pair of
+    # reads, in write order: C(4, 2) = 6 outcomes, none needing an allowance.
+    reads = sorted((o.results[4], o.results[5]) for o in outcomes)
+    assert reads == sorted([(0x10, 0x10), (0x10, 1), (0x10, 2), (1, 1), (1, 2), (2, 2)])
+    assert all(o.allowances == frozenset() for o in outcomes)
+    assert {o.state[("p0", A)].data for o in outcomes} == {2}
+
+
+def test_three_single_op_threads_give_six_orders() -> None:
+    outcomes = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x10
+        parallel {{
+          thread {{ fault p0 {A:#x} write 0x1 }}
+          thread {{ fault p0 {A:#x} write 0x2 }}
+          thread {{ fault p0 {A:#x} read }}
+        }}
+    """)
+    seen = sorted((o.results[4], o.state[("p0", A)].data) for o in outcomes)
+    assert seen == sorted([(1, 1), (1, 2), (2, 1), (2, 2), (0x10, 1), (0x10, 2)])
+
+
+def test_identical_interleavings_are_deduplicated() -> None:
+    outcomes = run(f"""
+        map p0 {A:#x} 1 rw
+        map p0 0x5000 1 rw
+        parallel {{
+          thread {{ fault p0 {A:#x} write 0x1 }}
+          thread {{ fault p0 0x5000 write 0x2 }}
+        }}
+    """)
+    assert len(outcomes) == 1
+
+
+def test_a_block_sees_the_state_before_it_and_the_next_step_sees_every_branch() -> None:
+    outcomes = run(f"""
+        map p0 {A:#x} 1 rw
+        parallel {{
+          thread {{ munmap p0 {A:#x} 1 }}
+          thread {{ fault p0 {A:#x} write 0x1 }}
+        }}
+        fault p0 {A:#x} read
+    """)
+    assert sorted(str(o.results[2]) for o in outcomes) == ["0", "SIGSEGV"]
+    assert {o.results[3] for o in outcomes} == {"SIGSEGV"}
+
+
+def test_migrate_busy_only_when_another_thread_holds_the_page() -> None:
+    racing = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        fork  p0 p1
+        parallel {{
+          thread {{ migrate p0 {A:#x} 1 }}
+          thread {{ fault p1 {A:#x} write 0x2 }}
+        }}
+    """)
+    busy = [o for o in racing if o.allowances == {"migrate-busy"}]
+    assert sorted(o.results[3] for o in busy) == [-ERRNO["EBUSY"], -ERRNO["EAGAIN"]]
+    assert all(o.state[("p0", A)].node == 0 for o in busy)
+    apart = run(f"""
+        map   p0 {A:#x} 1 rw
+        map   p0 0x5000 1 rw
+        fault p0 {A:#x} write 0x1
+        parallel {{
+          thread {{ migrate p0 {A:#x} 1 }}
+          thread {{ fault p0 0x5000 write 0x2 }}
+        }}
+    """)
+    assert [o.allowances for o in apart] == [frozenset()]
+
+
+def test_no_allowance_outside_parallel_blocks() -> None:
+    outcomes = run(f"""
+        map     p0 {A:#x} 1 rw
+        fault   p0 {A:#x} write 0x1
+        migrate p0 {A:#x} 1
+        fault   p0 {A:#x} write 0x2
+    """)
+    assert len(outcomes) == 1 and outcomes[0].allowances == frozenset()
+
+
+def test_wp_copy_racing_migration_copies_to_node_0_while_the_migration_completes() -> None:
+    outcomes = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        fork  p0 p1
+        exit  p1
+        parallel {{
+          thread {{ fault p0 {A:#x} write 0x2 }}
+          thread {{ migrate p0 {A:#x} 1 }}
+        }}
+    """)
+    plain = [o for o in outcomes if not o.allowances]
+    assert {o.state[("p0", A)].node for o in plain} == {1}  # reused, then moved or not
+    copied = [o for o in outcomes if o.allowances == {"wp-copy-racing-migration"}]
+    assert len(copied) == 1
+    assert copied[0].results[5] == 1
+    assert copied[0].state[("p0", A)].node == 0 and copied[0].state[("p0", A)].writable
+    # Copying while the migration fails looks exactly like a failed migration followed by a
+    # reuse on node 0, so that outcome is reported with the smaller allowance set.
+    failed = [o for o in outcomes if o.results[5] == -ERRNO["EAGAIN"]]
+    assert [o.allowances for o in failed] == [frozenset({"migrate-busy"})]
+
+
+def test_wp_copy_racing_pageout_shows_through_the_swap_device_turn() -> None:
+    # Two devices of equal priority take turns, newest (1) first. Racing, the fault copies
+    # and reclaim takes a slot of device 1 for the old page and frees it again: the final
+    # pageout then gets device 0. Any linearization leaves a swap copy on device 1, reused.
+    outcomes = run(f"""
+        swapon   4 prio=3
+        swapon   4 prio=3
+        map      p0 {A:#x} 1 rw
+        fault    p0 {A:#x} write 0x1
+        mprotect p0 {A:#x} 1 r
+        mprotect p0 {A:#x} 1 rw
+        parallel {{
+          thread {{ fault p0 {A:#x} write 0x2 }}
+          thread {{ pageout p0 {A:#x} }}
+        }}
+        pageout  p0 {A:#x}
+    """)
+    by_device = {o.state[("p0", A)].swap: o.allowances for o in outcomes}
+    assert by_device == {1: frozenset(), 0: frozenset({"wp-copy-racing-pageout"})}
+
+
+def test_pageout_busy_leaves_the_page_resident() -> None:
+    outcomes = run(f"""
+        swapon 4
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        migrate p0 {A:#x} 1
+        parallel {{
+          thread {{ pageout p0 {A:#x} }}
+          thread {{ fault p0 {A:#x} read }}
+        }}
+    """)
+    busy = [o for o in outcomes if o.allowances == {"pageout-busy"}]
+    kinds = sorted(o.state[("p0", A)].kind for o in busy)
+    assert "present" in kinds
+    # A page left in the swap cache keeps its node when the read maps it back.
+    assert all(o.state[("p0", A)].node == 1 for o in busy)
+
+
+def test_allowance_list_is_documented() -> None:
+    with open("docs/semantics.md") as doc:
+        text = doc.read()
+    for allowance in ALLOWANCES:
+        assert f"`{allowance.name}`" in text
+        assert allowance.description
+    assert len(ALLOWANCE_NAMES) == len(ALLOWANCES)
