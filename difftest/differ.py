@@ -85,7 +85,8 @@ class Judgement:
 
     outcome: Outcome  # the model's outcome that was judged
     divergence: Divergence | None = None
-    allowances: frozenset[str] = frozenset()  # used by the allowed outcome that matched
+    # Used by the allowed outcome that matched (none when diverging: see divergence.closest).
+    allowances: frozenset[str] = frozenset()
     matched: Outcome | None = None  # that allowed outcome (None when diverging)
 
     @property
@@ -122,7 +123,7 @@ def judge(program: Program, allowed: Sequence[Outcome], outcome: Outcome) -> Jud
         violations=tuple(outcome.violations),
         deadlock=outcome.deadlock,
     )
-    return Judgement(outcome, divergence, closest.allowances, None)
+    return Judgement(outcome, divergence, frozenset(), None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -403,8 +403,11 @@ class ImplReport:
         return tally.count if tally else 0
 
     def witness(self, signature: str | SignatureKey) -> Schedule | None:
-        table = self.signatures if isinstance(signature, SignatureKey) else self.classes
-        tally = table.get(signature)  # type: ignore[call-overload]
+        """The first schedule found that shows a signature (a bare class name: at any op)."""
+        if isinstance(signature, SignatureKey):
+            tally = self.signatures.get(signature)
+        else:
+            tally = self.classes.get(signature)
         return tally.witness if tally else None
 
     def record(self, execution: Execution, judge: Judge) -> None:
@@ -487,16 +490,9 @@ class ExploreReport:
         keys = {key for report in self.impls for key in report.signatures}
         return sorted(keys, key=lambda k: (k.cls, -1 if k.op is None else k.op))
 
-    def class_rows(self) -> list[str]:
-        return sorted({cls for report in self.impls for cls in report.classes})
-
     def render(self) -> str:
         """Plain-text report in the manner of herd7's outcome listing."""
         return "\n".join(render_lines(self))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form of the report."""
-        return report_dict(self)
 
 
 def render_lines(report: ExploreReport) -> list[str]:
@@ -517,8 +513,9 @@ def render_lines(report: ExploreReport) -> list[str]:
             state = f"{impl.distinct_schedules} distinct"
         lines.append("")
         lines.append(
-            f"{impl.impl}: {impl.schedules} schedules ({state}), {impl.model_runs} model runs, "
-            f"{impl.elapsed:.2f} s, {impl.schedules_per_second:.0f} schedules/s"
+            f"{impl.impl}: {impl.schedules} schedules ({state}, up to {impl.max_preemptions} "
+            f"preemptions), {impl.model_runs} model runs, {impl.elapsed:.2f} s, "
+            f"{impl.schedules_per_second:.0f} schedules/s"
         )
         lines.append(f"  outcomes {len(impl.outcomes)}:")
         for outcome_class in sorted(impl.outcomes.values(), key=lambda c: -c.count):
@@ -538,58 +535,6 @@ def render_lines(report: ExploreReport) -> list[str]:
                 f"{shown}"
             )
     return lines
-
-
-def report_dict(report: ExploreReport) -> dict[str, Any]:
-    reads = read_ops(report.program) if report.program is not None else frozenset()
-    return {
-        "mode": report.mode,
-        "preemption_bound": report.preemption_bound,
-        "pct": None
-        if report.pct is None
-        else {
-            **dataclasses.asdict(report.pct),
-            "probability_bound": report.pct.probability_bound,
-        },
-        "spec_outcomes": report.spec_outcomes,
-        "elapsed": report.elapsed,
-        "impls": [
-            {
-                "impl": impl.impl,
-                "schedules": impl.schedules,
-                "distinct_schedules": impl.distinct_schedules,
-                "model_runs": impl.model_runs,
-                "complete": impl.complete,
-                "elapsed": impl.elapsed,
-                "schedules_per_second": impl.schedules_per_second if impl.elapsed > 0 else None,
-                "agreeing": impl.agreeing,
-                "outcomes": [
-                    {
-                        "count": c.count,
-                        "agrees": c.verdict.agrees,
-                        "signatures": [str(s) for s in c.verdict.signatures],
-                        "allowances": sorted(c.verdict.allowances),
-                        "outcome": c.outcome.describe(reads),
-                        "witness": [list(block) for block in c.witness],
-                    }
-                    for c in sorted(impl.outcomes.values(), key=lambda c: -c.count)
-                ],
-                "signatures": [
-                    {
-                        "class": key.cls,
-                        "op": key.op,
-                        "observation": impl.observe(key),
-                        "count": impl.hits(key),
-                        "witness": None
-                        if (w := impl.witness(key)) is None
-                        else [list(block) for block in w],
-                    }
-                    for key in report.signature_rows()
-                ],
-            }
-            for impl in report.impls
-        ],
-    }
 
 
 # --------------------------------------------------------------------------------------------

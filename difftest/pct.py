@@ -71,8 +71,10 @@ def pct_choice(
 ) -> int:
     """PCT's thread for step `index` (0-based); updates `priorities` at a change point."""
 
+    candidates = step.runnable or (step.thread,)  # a model that records no runnable set
+
     def best() -> int:
-        return max(step.runnable, key=lambda t: (priorities[(step.block, t)], -t))
+        return max(candidates, key=lambda t: priorities[(step.block, t)])
 
     chosen = best()
     lowered = plan.change_points.get(index + 1)

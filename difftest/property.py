@@ -14,6 +14,7 @@ folded fixes cure (see `race_targets`).
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -37,8 +38,10 @@ Observer = Callable[[Program, Sequence[tuple[str, "Judgement | None"]]], None]
 # Kernel functions (the models' trace names) that open and close a migration's window: from
 # the first pte replaced by a migration entry until the last entry is removed again.
 UNMAP_FUNCTIONS = frozenset({"try_to_unmap", "try_to_unmap_anon", "try_to_unmap_one"})
-REMOVE_FUNCTIONS = frozenset({"remove_migration_ptes", "remove_anon_migration_ptes",
-                              "remove_migration_pte"})
+REMOVE_FUNCTIONS = frozenset(
+    {"remove_migration_ptes", "remove_anon_migration_ptes", "remove_migration_pte"}
+)
+RUN_CACHE_SIZE = 1024  # programs whose runs a property remembers
 
 
 class DivergenceFound(AssertionError):
@@ -108,32 +111,60 @@ class DifferentialProperty:
     ignore: frozenset[ClassKey] = frozenset()
     observer: Observer | None = None
     targets: bool = True
+    # Different choices often give the same program: remember the last runs (all deterministic).
+    _runs: OrderedDict[Program, tuple[_Run, ...]] = field(
+        default_factory=OrderedDict, repr=False, compare=False
+    )
 
     def __call__(self, program: Program) -> None:
+        runs = self.runs(program)
+        if self.observer is not None:
+            self.observer(program, [(run.name, run.judgement) for run in runs])
+        if self.targets and hypothesis.currently_in_test_context():
+            for run in runs:
+                if run.outcome is not None:
+                    for label, value in race_targets(run.outcome).items():
+                        hypothesis.target(value, label=f"{run.name}:{label}")
+        for run in runs:
+            cls = run.cls
+            if cls is not None and (run.name, cls) not in self.ignore:
+                raise divergence_type(run.name, cls)(program, run.judgement, run.crash)
+
+    def runs(self, program: Program) -> tuple[_Run, ...]:
+        """Each implementation's run of `program`, judged against the spec (run once)."""
+        if program in self._runs:
+            self._runs.move_to_end(program)
+            return self._runs[program]
         allowed = spec_outcomes(program)
-        judged: list[tuple[str, Judgement | None]] = []
-        failure: DivergenceFound | None = None
+        runs = []
         for name, kernel in self.impls:
             try:
                 outcome = impls.run(kernel, program, check_invariants=self.check_invariants)
-            except Exception as crash:  # a model bug: report it as its own class, not a traceback
-                judged.append((name, None))
-                error = divergence_type(name, f"crash:{type(crash).__name__}")
-                if failure is None and (name, error.cls) not in self.ignore:
-                    failure = error(program, None, f"{type(crash).__name__}: {crash}")
+            except Exception as crash:  # a model bug: its own class, not a traceback
+                runs.append(_Run(name, None, None, f"{type(crash).__name__}: {crash}"))
                 continue
-            judgement = judge(program, allowed, outcome)
-            judged.append((name, judgement))
-            if self.targets:
-                _observe_targets(name, outcome)
-            if failure is None and judgement.divergence is not None:
-                cls = judgement.divergence.primary.cls
-                if (name, cls) not in self.ignore:
-                    failure = divergence_type(name, cls)(program, judgement)
-        if self.observer is not None:
-            self.observer(program, judged)
-        if failure is not None:
-            raise failure
+            runs.append(_Run(name, judge(program, allowed, outcome), outcome))
+        self._runs[program] = result = tuple(runs)
+        if len(self._runs) > RUN_CACHE_SIZE:
+            self._runs.popitem(last=False)
+        return result
+
+
+@dataclass(frozen=True)
+class _Run:
+    name: str
+    judgement: Judgement | None  # None: the model crashed
+    outcome: Outcome | None
+    crash: str = ""
+
+    @property
+    def cls(self) -> str | None:
+        """The primary class of a divergence (crash:<type> for a crash), None when agreeing."""
+        if self.judgement is None:
+            return "crash:" + self.crash.split(":", 1)[0]
+        if self.judgement.divergence is None:
+            return None
+        return self.judgement.divergence.primary.cls
 
 
 def differential_test(
@@ -159,13 +190,6 @@ def race_targets(outcome: Outcome) -> dict[str, float]:
         "steps-inside-migration": float(_steps_inside_migration(outcome)),
         "sharers-of-migrated-page": float(_sharers_of_migrated_page(outcome)),
     }
-
-
-def _observe_targets(impl: str, outcome: Outcome) -> None:
-    if not hypothesis.currently_in_test_context():
-        return
-    for label, value in race_targets(outcome).items():
-        hypothesis.target(value, label=f"{impl}:{label}")
 
 
 def _steps_inside_migration(outcome: Outcome) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tabulate import tabulate
 
@@ -20,10 +20,14 @@ from difftest.differ import Judgement, PteRow
 from difftest.errors import DslError, PtediffError
 from difftest.explore import ExploreReport, format_schedule
 from difftest.outcome import PteState, TraceStep, format_result
+from difftest.parse import parse
 from difftest.printer import format_op
 from difftest.program import Fault, Op, Program, Result
 from difftest.signature import family_rank
 from difftest.verdict import Verdict
+
+if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
+    from difftest.hunt import Finding, HuntReport
 
 TextFormat = Literal["plain", "markdown"]
 TEXT_FORMATS: tuple[TextFormat, ...] = ("plain", "markdown")
@@ -59,7 +63,9 @@ class Listing:
 Block = Heading | Text | Table | Listing
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Cell]], title: str | None = None) -> Table:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[Cell]], title: str | None = None
+) -> Table:
     return Table(tuple(headers), tuple(tuple(row) for row in rows), title)
 
 
@@ -77,7 +83,8 @@ def _render_plain(block: Block) -> str:
         case Text(text):
             return text
         case Listing(text):
-            return "\n".join("    " + line if line else "" for line in text.rstrip("\n").split("\n"))
+            lines = text.rstrip("\n").split("\n")
+            return "\n".join("    " + line if line else "" for line in lines)
         case Table(headers, rows, title):
             body = tabulate(
                 [[_plain_cell(c) for c in row] for row in rows],
@@ -322,7 +329,9 @@ def explore_mode(exploration: ExploreReport) -> str:
             f"at least 1/(n·k^(d-1)) = {p.probability_bound:.3g}; {spec}."
         )
     bound = exploration.preemption_bound
-    limit = "every schedule" if bound is None else f"every schedule with at most {bound} preemptions"
+    limit = (
+        "every schedule" if bound is None else f"every schedule with at most {bound} preemptions"
+    )
     return f"Exhaustive: {limit}; {spec}."
 
 
@@ -458,7 +467,9 @@ def _result_text(ops: Sequence[Op], op_id: int, result: Result | None) -> str:
 
 def allowance_note(allowances: Iterable[str]) -> str:
     names = sorted(allowances)
-    return f" (using the allowance{'s' if len(names) > 1 else ''} {', '.join(names)})" if names else ""
+    if not names:
+        return ""
+    return f" (using the allowance{'s' if len(names) > 1 else ''} {', '.join(names)})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -526,3 +537,96 @@ def verdict_word(verdict: Verdict) -> str:
     if not verdict.passed:
         return "FAIL"
     return "ok" if verdict.expected is not None else "reported"
+
+
+# ---------------------------------------------------------------------------------------------
+# hunt
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HuntFinding:
+    """A hunt finding as reported: its minimal program re-read from its printed text, so that
+    line numbers in the report point into the listing shown."""
+
+    finding: Finding
+    program: Program
+    text: str
+    expected: bool  # the implementation reverts a fix: diverging is its purpose
+
+    @classmethod
+    def of(cls, finding: Finding, *, expected: bool) -> HuntFinding:
+        text = finding.text
+        try:
+            program = parse(text)
+        except DslError:  # cannot happen for a printed program; keep the report going anyway
+            program = finding.program
+        return cls(finding, program, text, expected)
+
+    @property
+    def concurrency(self) -> str:
+        preemptions = self.finding.size.preemptions
+        if self.finding.concurrency == "preemptions":
+            return f"{preemptions} preemption{'s' * (preemptions != 1)}"
+        return self.finding.concurrency
+
+
+def hunt_blocks(
+    hunted: HuntReport, findings: Sequence[HuntFinding], *, saving: bool
+) -> list[Block]:
+    """The summary table (implementation × signature class), then each minimal program."""
+    seed = "no seed" if hunted.seed is None else f"seed {hunted.seed}"
+    blocks: list[Block] = [
+        Heading("hunt"),
+        Text(
+            f"{hunted.examples} examples in {hunted.seconds:.1f} s ({seed}, profile "
+            f"{hunted.profile}); {len(findings)} divergence class(es) found."
+        ),
+    ]
+    rows: list[list[Cell]] = []
+    for impl in hunted.impls:
+        found = [f for f in findings if f.finding.impl == impl]
+        if not found:
+            rows.append([impl, "-", "no", None, None, None, None, None, None, None])
+        for item in found:
+            finding = item.finding
+            saved = str(finding.saved) if finding.saved else "(already saved)" if saving else None
+            rows.append([
+                impl,
+                finding.signature,
+                "yes" if item.expected else "UNEXPECTED",
+                finding.examples_to_first,
+                f"{finding.seconds_to_first:.1f}",
+                finding.size.ops,
+                finding.size.lines,
+                item.concurrency,
+                finding.classification,
+                saved,
+            ])
+    blocks.append(table(
+        ("implementation", "signature", "found", "examples", "seconds", "ops", "lines",
+         "concurrency", "classification", "saved"),
+        rows,
+        title="divergences (examples and seconds to the first failure; size of the minimal "
+              "program)",
+    ))
+    for item in findings:
+        blocks.extend(_finding_blocks(item))
+    return blocks
+
+
+def _finding_blocks(item: HuntFinding) -> list[Block]:
+    finding = item.finding
+    blocks: list[Block] = [Heading(f"{finding.impl}: {finding.signature}", level=2)]
+    facts = [f"needs {item.concurrency}" if item.concurrency != "sequential" else "sequential"]
+    if finding.op is not None:
+        facts.insert(0, f"first shows at {describe_op(item.program.ops(), finding.op)}")
+    if finding.classification is not None:
+        facts.append(f"classification {finding.classification}")
+    if finding.saved is not None:
+        facts.append(f"saved as {finding.saved}")
+    if finding.detail:
+        facts.append(finding.detail)
+    blocks.append(Text("; ".join(facts) + "."))
+    blocks.append(Listing(item.text))
+    return blocks

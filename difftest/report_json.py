@@ -9,15 +9,18 @@ numbers or the strings "SIGSEGV" / "BUG", addresses are numbers, absent values a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from difftest.differ import Judgement
 from difftest.errors import DslError, DslSyntaxError, DslValidationError, PtediffError
 from difftest.explore import ExploreReport, ImplReport
 from difftest.outcome import PteState
 from difftest.program import Expect, Op, Program
-from difftest.report import CheckedFile, RunFile, class_path
+from difftest.report import CheckedFile, HuntFinding, RunFile, class_path
 from difftest.verdict import Verdict
+
+if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
+    from difftest.hunt import HuntReport
 
 SCHEMA_VERSION = "ptediff-report/1"
 
@@ -222,7 +225,10 @@ def explore_json(
         spec_outcomes=exploration.spec_outcomes,
         seconds=exploration.elapsed,
         passed=not unexpected,
-        impls=[_explored_impl(program, impl, unexpected.get(impl.impl)) for impl in exploration.impls],
+        impls=[
+            _explored_impl(program, impl, unexpected.get(impl.impl))
+            for impl in exploration.impls
+        ],
     )
 
 
@@ -261,4 +267,55 @@ def _explored_impl(program: Program, impl: ImplReport, unexpected: str | None) -
             }
             for c in sorted(impl.outcomes.values(), key=lambda c: -c.count)
         ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# hunt
+# ---------------------------------------------------------------------------------------------
+
+
+def hunt_json(hunted: HuntReport, findings: Sequence[HuntFinding]) -> Json:
+    return document(
+        "hunt",
+        impls=list(hunted.impls),
+        seed=hunted.seed,
+        profile=hunted.profile,
+        max_examples=hunted.max_examples,
+        budget_seconds=hunted.budget_seconds,
+        examples=hunted.examples,
+        seconds=hunted.seconds,
+        passed=all(item.expected for item in findings) and not hunted.errors,
+        errors=list(hunted.errors),
+        findings=[_finding_json(item) for item in findings],
+    )
+
+
+def _finding_json(item: HuntFinding) -> Json:
+    finding = item.finding
+    size = finding.size
+    return {
+        "impl": finding.impl,
+        "signature": finding.signature,
+        "expected": item.expected,
+        "op": finding.op,
+        "line": op_line(item.program.ops(), finding.op),
+        "examples_to_first": finding.examples_to_first,
+        "seconds_to_first": finding.seconds_to_first,
+        "size": {
+            "ops": size.ops,
+            "threads": size.threads,
+            "preemptions": size.preemptions,
+            "lines": size.lines,
+        },
+        "concurrency": finding.concurrency,
+        "classification": finding.classification,
+        "saved": str(finding.saved) if finding.saved is not None else None,
+        "program": item.text,
+        "detail": finding.detail or None,
+        "divergence": (
+            divergence_json(item.program, finding.judgement)
+            if finding.judgement is not None
+            else None
+        ),
     }

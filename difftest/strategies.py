@@ -2,23 +2,36 @@
 
 Programs are valid by construction (the DSL validator accepts them) and written to shrink well:
 
-* every choice is drawn with fixed bounds and read relative to the state at that point, with a
-  stable fallback (a process is drawn as a number `n`: `pN` if it is live, otherwise a live one),
-  so deleting a step leaves the meaning of later choices mostly intact;
-* everything shrinks toward the simple end: fewer steps, `map`/`fault` before rarer kinds, p0,
-  the lowest address, the faithful config, sequential execution;
-* swarm testing: an example may switch off some operation kinds, so that rare combinations
-  (fork + migrate + fault, swapon + pageout + fault, ...) get dense coverage. Switched-off flags
-  shrink back to "on", and a drawn kind that is off falls through to the next kind that is on.
+* Every operation is read from the same five integer choices (continue, kind, who, where,
+  what), each drawn in its own span, so the shrinker deletes an operation by deleting five
+  consecutive choices, and can replace a parallel block by one of its operations (thread
+  operations are drawn by the same strategy as top-level ones).
+* Choices are read relative to the state at that point, with stable fallbacks: a process is a
+  number `n`, meaning `pN` if it is live and otherwise a live one; an address is a page that
+  snaps to a page mapped in that process. Deleting a step leaves later choices' meaning mostly
+  intact.
+* Everything shrinks toward the simple end: fewer steps, `map`/`fault` before rarer kinds, p0,
+  the lowest address, read before write, the faithful config, sequential execution.
+* Swarm testing: an example may switch off some operation kinds, so that rare combinations
+  (fork + migrate + fault, swapon + pageout + fault, ...) get dense coverage. "Off" flags
+  shrink back to "on"; a drawn kind that is off is read as one of the kinds that are on.
+* Most examples start from a touched anonymous page (`map` rw + write `fault`, sometimes a
+  `fork`): nearly every interesting behaviour needs one. The setup is a choice like any other
+  and shrinks away when the divergence does not need it.
 
-Parallel blocks draw their schedule as data: a few segments "thread t runs for k steps", i.e.
-an initial thread plus change points in the manner of PCT, rendered as an explicit `schedule`
-tuple. Fewer segments = fewer context switches; no segments = plain sequential (`None`).
+Parallel blocks draw their schedule as data: a random walk over the threads, one thread per
+scheduler step for the first SCHEDULE_STEPS steps, drawn as a few random bytes (two bits a step)
+and rendered as an explicit `schedule` tuple. A random walk hits the narrow windows of the
+migration races far more often than a few long segments (PCT-style change points) do; the
+bytes shrink toward zero, i.e. toward thread 0 running first and alone, and no schedule at all
+(`None`) is the simplest choice. The hunt then minimises the preemptions of a failing schedule
+exactly, by exploration (`difftest.simplify`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -45,7 +58,7 @@ from difftest.program import (
     Thread,
 )
 
-# Kinds in shrink order: a drawn kind index shrinks toward the front of this list.
+# Kinds in shrink order: a drawn kind shrinks toward the front of this list.
 KIND_ORDER: tuple[str, ...] = (
     "map",
     "fault",
@@ -58,13 +71,39 @@ KIND_ORDER: tuple[str, ...] = (
     "exit",
 )
 assert set(KIND_ORDER) == set(OP_KINDS)
+# What a drawn kind value means at top level: the races need faults, migrations and forks
+# most, so they get two values each. Values past the table open a parallel block.
+KIND_TABLE: tuple[str, ...] = (*KIND_ORDER, "fault", "migrate", "fork")
+KINDS_PARALLEL = 4  # about one top-level step in four is a parallel block
+# Inside a thread the same values mean kinds that race with each other (map and swapon rarely
+# do), the simplest first.
+THREAD_KIND_TABLE: tuple[str, ...] = (
+    "fault",
+    "migrate",
+    "fork",
+    "fault",
+    "migrate",
+    "fork",
+    "migrate",
+    "fork",
+    "mprotect",
+    "pageout",
+    "munmap",
+    "exit",
+    "fault",
+    "map",
+    "pageout",
+    "swapon",
+)
+assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
 
 ADDRESS_PAGES = 8  # pages 0x1000 .. 0x8000: a small address space so operations collide
+SNAPPED_WHERE = 3 * ADDRESS_PAGES  # `where` values below this snap to a mapped page
 MAX_PROC_NUMBER = 5  # process choices are drawn as a number in 0..5 (p0..p5)
-MAX_THREAD_INDEX = 2  # thread choices in schedules: 0..2, reduced modulo the thread count
-MAX_SEGMENTS = 4  # schedule segments (so at most 3 context switches are drawn)
-MAX_SEGMENT_STEPS = 24
-MAX_THREAD_OPS = 3
+MAX_THREADS = 3
+SCHEDULE_STEPS = 32  # steps of a block a drawn schedule covers; the rest falls back
+MAX_THREAD_OPS = 2
+MAX_BLOCK_OPS = 4  # the spec runs every interleaving of a block: keep blocks small
 SWAP_BITS_CHOICES = (5, 2, 3)  # the faithful 5 first, so configs shrink toward it
 
 
@@ -79,7 +118,7 @@ def configs(nodes: int = 2) -> st.SearchStrategy[Config]:
 
 
 def schedules(n_threads: int) -> st.SearchStrategy[tuple[int, ...] | None]:
-    """A parallel block's schedule: None (sequential) or segments "thread t runs k steps"."""
+    """A parallel block's schedule: None (sequential) or a random walk over its threads."""
 
     @st.composite
     def drawn(draw: st.DrawFn) -> tuple[int, ...] | None:
@@ -105,9 +144,18 @@ def programs(
     allowed = tuple(KIND_ORDER) if ops is None else _check_kinds(ops)
     if max_ops < 1:
         raise ValueError("max_ops must be at least 1")
-    if threads is not None and not 2 <= threads[0] <= threads[1] <= MAX_THREAD_INDEX + 1:
-        raise ValueError(f"threads must be a range within 2..{MAX_THREAD_INDEX + 1}")
+    if threads is not None and not 2 <= threads[0] <= threads[1] <= MAX_THREADS:
+        raise ValueError(f"threads must be a range within 2..{MAX_THREADS}")
     return _programs(config, max_ops, allowed, threads, swarm)
+
+
+def normalize_schedule(schedule: Iterable[int]) -> tuple[int, ...] | None:
+    """Drop trailing thread-0 steps: an exhausted schedule falls back to the lowest runnable
+    thread, which is what a trailing 0 gives too. Nothing left means sequential: None."""
+    steps = list(schedule)
+    while steps and steps[-1] == 0:
+        steps.pop()
+    return tuple(steps) or None
 
 
 def _check_kinds(ops: Iterable[str]) -> tuple[str, ...]:
@@ -120,46 +168,13 @@ def _check_kinds(ops: Iterable[str]) -> tuple[str, ...]:
     return tuple(kind for kind in KIND_ORDER if kind in wanted)
 
 
-@st.composite
-def _programs(
-    draw: st.DrawFn,
-    config: Config | None,
-    max_ops: int,
-    allowed: tuple[str, ...],
-    threads: tuple[int, int] | None,
-    swarm: bool,
-) -> Program:
-    cfg = draw(configs()) if config is None else config
-    enabled, parallel_enabled = _draw_swarm(draw, allowed, swarm, threads is not None)
-    gen = _Generation(_World(cfg), enabled, threads if parallel_enabled else None)
-    steps: list[Step] = []
-    n_ops = 0
-    while True:
-        view = _View(gen.world, frozenset(gen.world.live), reserved=frozenset())
-        step = draw(_step(gen, view, max_ops - n_ops, not steps, True))
-        if step is None:
-            break
-        steps.append(step)
-        n_ops += sum(len(t.ops) for t in step.threads) if isinstance(step, Parallel) else 1
-    return Program(tuple(steps), config=cfg)
-
-
-def _draw_swarm(
-    draw: st.DrawFn, allowed: tuple[str, ...], swarm: bool, threads: bool
-) -> tuple[frozenset[str], bool]:
-    """The kinds this example uses. Each "off" flag shrinks toward "on"; map always stays on."""
-    if not swarm or not draw(st.booleans()):
-        return frozenset(allowed), threads
-    enabled = {kind for kind in allowed if kind == "map" or not draw(st.booleans())}
-    if not enabled:
-        enabled = set(allowed)
-    parallel_enabled = threads and not draw(st.booleans())
-    return frozenset(enabled), parallel_enabled
+# ---------------------------------------------------------------------------------------------
+# What the generator knows while it draws
 
 
 @dataclass
 class _World:
-    """What the generator knows of the program so far: live processes and their mapped pages."""
+    """Live processes and their mapped pages, as the program so far means them to be."""
 
     config: Config
     live: set[str] = field(default_factory=lambda: {INITIAL_PROC})
@@ -172,24 +187,25 @@ class _World:
         return f"p{self.forks}"
 
     def next_value(self) -> int:
+        """Written values are 1, 2, 3...: small, distinct, and never the zero page's 0."""
         self.writes += 1
         return self.writes
 
     def apply(self, op: Op) -> None:
-        """Track the effect an operation is meant to have (approximate inside parallel blocks)."""
-        if isinstance(op, Map):
+        """Track an operation's intended effect (approximate inside parallel blocks)."""
+        if isinstance(op, Map | Munmap | Mprotect):
             pages = self.mapped[op.proc]
             span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
-            if not any(page in pages for page in span):
-                pages.update(dict.fromkeys(span, op.prot))
-        elif isinstance(op, Munmap):
-            for page in range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages):
-                self.mapped[op.proc].pop(page, None)
-        elif isinstance(op, Mprotect):
-            pages = self.mapped[op.proc]
-            span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
-            if all(page in pages for page in span):
-                pages.update(dict.fromkeys(span, op.prot))
+            if isinstance(op, Munmap):
+                for page in span:
+                    pages.pop(page, None)
+            else:
+                free = not any(page in pages for page in span)
+                full = all(page in pages for page in span)
+                if (
+                    free if isinstance(op, Map) else full
+                ):  # map needs a free range, mprotect a full one
+                    pages.update(dict.fromkeys(span, op.prot))
         elif isinstance(op, Fork):
             self.live.add(op.child)
             self.mapped[op.child] = dict(self.mapped[op.parent])
@@ -202,14 +218,14 @@ class _View:
     """The processes one thread (or the top level) may name at this point.
 
     Inside a parallel block a thread sees the processes live at the block's start, minus those
-    exited by other threads, plus the ones it forked itself; it may exit a process only if no
+    exited by earlier threads, plus the ones it forked itself; it may exit a process only if no
     earlier thread of the block named it. That keeps every interleaving valid.
     """
 
     world: _World
     visible: frozenset[str]
-    reserved: frozenset[str]  # named by earlier threads of the block: must not exit
-    keep_alive: frozenset[str] = frozenset()  # seen by later threads: at least one must live on
+    reserved: frozenset[str] = frozenset()  # named by earlier threads of the block
+    keep_alive: frozenset[str] = frozenset()  # seen by later threads: one must live on
 
     def procs(self) -> list[str]:
         return sorted(self.visible, key=lambda name: int(name[1:]))
@@ -218,20 +234,18 @@ class _View:
 @dataclass
 class _Generation:
     world: _World
-    enabled: frozenset[str]
+    enabled: tuple[str, ...]  # kinds on in this example, in KIND_ORDER
     threads: tuple[int, int] | None  # None: no parallel blocks in this example
 
 
 @dataclass(frozen=True)
 class _Choice:
-    """The four integers every operation is read from (besides its continue flag).
+    """The integers an operation is read from (after its continue flag).
 
-    Every operation draws the same shape, so the shrinker deletes one by deleting five
-    consecutive choices, and can swap a parallel block for one of its operations.
-    kind:  index into KIND_ORDER; KINDS_PARALLEL more values open a parallel block.
+    kind:  index into KIND_TABLE; KINDS_PARALLEL more values open a parallel block.
     who:   process number (or the thread count of a parallel block).
-    where: page 1..8 (its value modulo 8); below SNAPPED_WHERE it snaps to a page mapped in
-           the process (the next one up, or the last), so a quarter of the addresses are raw.
+    where: page 1..8 (value modulo 8); below SNAPPED_WHERE it snaps to a page mapped in the
+           process (the next one up, or the last), so a quarter of the addresses are raw.
     what:  the kind's small parameters (npages, prot, read/write, node, nslots...).
     """
 
@@ -241,40 +255,134 @@ class _Choice:
     what: int
 
 
-SNAPPED_WHERE = 3 * ADDRESS_PAGES
-KINDS_PARALLEL = 3  # kind values past the op kinds that mean "parallel block" (about 1 in 4)
+@dataclass
+class _StepContext:
+    gen: _Generation
+    view: _View
+    room: int  # operations that still fit
+    first: bool  # the first step of its list
+    top: bool  # a top-level step (may open a parallel block)
+
+
+# Strategies are built once: building one per draw costs more than the draw itself.
+_SWARM = st.integers(0, 2 ** (len(KIND_ORDER) + 1) - 1)  # one "off" bit per kind + parallel
+_CONFIGS = configs()
+_SETUP = st.integers(0, 3)
+_CONTINUE = st.integers(0, 3)  # top level: continue unless 0; in a thread: only on 3
+_KIND = st.integers(0, len(KIND_TABLE) + KINDS_PARALLEL - 1)
+_WHO = st.integers(0, MAX_PROC_NUMBER)
+_WHERE = st.integers(0, 4 * ADDRESS_PAGES - 1)
+_WHAT = st.integers(0, 31)
+_HAS_SCHEDULE = st.integers(0, 3)  # 0: no schedule (sequential), else a random walk
+_WALK = st.binary(min_size=SCHEDULE_STEPS // 4, max_size=SCHEDULE_STEPS // 4)
+_STEP_CONTEXT: ContextVar[_StepContext] = ContextVar("_STEP_CONTEXT")
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing
 
 
 @st.composite
-def _step(
-    draw: st.DrawFn, gen: _Generation, view: _View, room: int, first: bool, top: bool
-) -> Step | None:
-    """One step (an operation, or at top level possibly a parallel block), or None to stop.
+def _programs(
+    draw: st.DrawFn,
+    config: Config | None,
+    max_ops: int,
+    allowed: tuple[str, ...],
+    threads: tuple[int, int] | None,
+    swarm: bool,
+) -> Program:
+    cfg = draw(_CONFIGS) if config is None else config
+    enabled, parallel_enabled = _draw_swarm(draw, allowed, swarm, threads is not None)
+    gen = _Generation(_World(cfg), enabled, threads if parallel_enabled else None)
+    steps: list[Step] = list(_draw_setup(draw, gen, max_ops))
+    while True:
+        room = max_ops - sum(_n_ops(step) for step in steps)
+        view = _View(gen.world, frozenset(gen.world.live))
+        step = _draw_step(draw, _StepContext(gen, view, room, not steps, top=True))
+        if step is None:
+            break
+        steps.append(step)
+    return Program(tuple(steps), config=cfg)
 
-    Thread operations are drawn by this same strategy, so a block's span contains spans of
-    the same label and the shrinker can replace the block by one of its operations."""
+
+def _n_ops(step: Step) -> int:
+    return sum(len(t.ops) for t in step.threads) if isinstance(step, Parallel) else 1
+
+
+def _draw_swarm(
+    draw: st.DrawFn, allowed: tuple[str, ...], swarm: bool, threads: bool
+) -> tuple[tuple[str, ...], bool]:
+    """The kinds this example uses: "off" bits drawn as one integer that shrinks toward all on.
+    Map always stays on. Half the examples (odd values) switch nothing off."""
+    if not swarm:
+        return allowed, threads
+    off = draw(_SWARM)
+    if off & 1:
+        return allowed, threads
+    enabled = tuple(
+        kind
+        for bit, kind in enumerate(KIND_ORDER, start=1)
+        if kind in allowed and (kind == "map" or not off >> bit & 1)
+    )
+    parallel_enabled = threads and not off >> (len(KIND_ORDER)) & 1
+    return enabled or allowed, parallel_enabled
+
+
+def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int) -> list[Op]:
+    """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1."""
+    setup = draw(_SETUP)
+    if not setup or not {"map", "fault"} <= set(gen.enabled) or max_ops < 2:
+        return []
+    where, what = draw(_WHERE), draw(_WHAT)
+    page = where % ADDRESS_PAGES + 1
+    ops: list[Op] = [Map(INITIAL_PROC, page * PAGE_SIZE, what % 2 + 1, Prot.RW)]
+    ops.append(Fault(INITIAL_PROC, page * PAGE_SIZE, write=True, value=gen.world.next_value()))
+    if setup == 3 and "fork" in gen.enabled and max_ops >= 3:
+        ops.append(Fork(INITIAL_PROC, gen.world.fresh_child()))
+    for op in ops:
+        gen.world.apply(op)
+    return ops
+
+
+def _draw_step(draw: st.DrawFn, context: _StepContext) -> Step | None:
+    """Draw one step in its own span; the context rides in a ContextVar so that one strategy
+    object serves every step."""
+    token = _STEP_CONTEXT.set(context)
+    try:
+        return draw(_STEP)
+    finally:
+        _STEP_CONTEXT.reset(token)
+
+
+@st.composite
+def _step_span(draw: st.DrawFn) -> Step | None:
+    """One step (an operation, or at top level possibly a parallel block), or None to stop."""
+    context = _STEP_CONTEXT.get()
     # A continue flag heads every step; 0 ends the list (ignored for the first step, so that
     # deleting the first step leaves the second one aligned). It is drawn even when the list
     # is full and then ignored: the shrinker zeroes it, and deleting an earlier step then
     # still finds the list's end instead of running out of choices.
-    if (not draw(st.integers(0, 5)) and not first) or room < 1:
+    more = draw(_CONTINUE)
+    if context.room < 1 or (not context.first and more < (1 if context.top else 3)):
         return None
-    choice = _Choice(
-        kind=draw(st.integers(0, len(KIND_ORDER) + KINDS_PARALLEL - 1)),
-        who=draw(st.integers(0, MAX_PROC_NUMBER)),
-        where=draw(st.integers(0, 4 * ADDRESS_PAGES - 1)),
-        what=draw(st.integers(0, 31)),
-    )
-    if choice.kind >= len(KIND_ORDER):
-        if top and gen.threads is not None and room >= 2:
-            return _draw_parallel(draw, gen, choice, room)
-        choice = _Choice(choice.kind - len(KIND_ORDER), choice.who, choice.where, choice.what)
-    return _make_op(choice, view, gen.enabled)
+    choice = _Choice(kind=draw(_KIND), who=draw(_WHO), where=draw(_WHERE), what=draw(_WHAT))
+    gen = context.gen
+    if not context.top:
+        return _make_op(THREAD_KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
+    if choice.kind >= len(KIND_TABLE):
+        if gen.threads is not None and context.room >= 2:
+            return _draw_parallel(draw, gen, choice, context.room)
+        choice = _Choice(choice.kind - len(KIND_TABLE), choice.who, choice.where, choice.what)
+    return _make_op(KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
+
+
+_STEP = _step_span()
 
 
 def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: _Choice, room: int) -> Parallel:
     assert gen.threads is not None
     fewest, most = gen.threads
+    room = min(room, MAX_BLOCK_OPS)
     n_threads = min(fewest + head.who % (most - fewest + 1), room)
     world = gen.world
     base = frozenset(world.live)
@@ -282,17 +390,14 @@ def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: _Choice, room: int) 
     named: set[str] = set()
     block: list[Thread] = []
     for index in range(n_threads):
+        # leave one operation of room for each thread still to come
         thread_room = room - sum(len(t.ops) for t in block) - (n_threads - index - 1)
-        view = _View(
-            world,
-            base - exited,
-            reserved=frozenset(named),
-            keep_alive=base - exited if index < n_threads - 1 else frozenset(),
-        )
+        last = index == n_threads - 1
+        view = _View(world, base - exited, frozenset(named), frozenset() if last else base - exited)
         thread_ops: list[Op] = []
         while True:
             room_left = min(MAX_THREAD_OPS, thread_room) - len(thread_ops)
-            op = draw(_step(gen, view, room_left, not thread_ops, False))
+            op = _draw_step(draw, _StepContext(gen, view, room_left, not thread_ops, top=False))
             if op is None:
                 break
             assert not isinstance(op, Parallel)
@@ -305,59 +410,44 @@ def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: _Choice, room: int) 
 
 
 def _draw_schedule(draw: st.DrawFn, n_threads: int) -> tuple[int, ...] | None:
-    """Segments "thread t runs k steps" until a zero continue flag; none at all = sequential."""
-    schedule: list[int] = []
-    for index in range(MAX_SEGMENTS + 1):
-        segment = draw(_segment(n_threads, full=index == MAX_SEGMENTS))
-        if segment is None:
-            break
-        schedule.extend(segment)
-    return normalize_schedule(schedule)
-
-
-@st.composite
-def _segment(draw: st.DrawFn, n_threads: int, full: bool) -> list[int] | None:
-    if not draw(st.booleans()) or full:  # drawn even when full, like a step's continue flag
+    """None (sequential) or a random walk: two bits of the drawn bytes per step."""
+    if not draw(_HAS_SCHEDULE):
         return None
-    thread = draw(st.integers(0, MAX_THREAD_INDEX)) % n_threads
-    return [thread] * draw(st.integers(1, MAX_SEGMENT_STEPS))
+    walk = draw(_WALK)
+    steps = [(byte >> shift) & 3 for byte in walk for shift in (6, 4, 2, 0)]
+    return normalize_schedule(step % n_threads for step in steps)
 
 
-def normalize_schedule(schedule: Iterable[int]) -> tuple[int, ...] | None:
-    """Drop trailing thread-0 steps: an exhausted schedule falls back to the lowest runnable
-    thread, which is what a trailing 0 gives too. Nothing left means sequential: None."""
-    steps = list(schedule)
-    while steps and steps[-1] == 0:
-        steps.pop()
-    return tuple(steps) or None
+# ---------------------------------------------------------------------------------------------
+# Reading an operation from its choices
 
 
-def _make_op(choice: _Choice, view: _View, enabled: frozenset[str]) -> Op:
-    """A kind that is off or impossible here falls through to the next one in KIND_ORDER, so
+def _make_op(kind: str, choice: _Choice, view: _View, enabled: tuple[str, ...]) -> Op:
+    """A kind that is off or impossible here is read as an enabled one (by the same value), so
     changing the swarm flags leaves other operations' kinds alone."""
-    for shift in range(len(KIND_ORDER)):
-        kind = KIND_ORDER[(choice.kind + shift) % len(KIND_ORDER)]
-        if kind in enabled and _possible(kind, view):
-            op = _BUILDERS[kind](choice, view)
-            view.world.apply(op)
-            if isinstance(op, Fork):
-                view.visible |= {op.child}
-            elif isinstance(op, Exit):
-                view.visible -= {op.proc}
-                view.keep_alive -= {op.proc}
-            return op
-    # Only reachable when every enabled kind needs a process and none is visible.
-    return Swapon(nslots=1)
+    if kind not in enabled:
+        kind = enabled[choice.kind % len(enabled)]
+    if not _possible(kind, view):
+        possible = [k for k in enabled if _possible(k, view)]
+        if not possible:  # every enabled kind needs a process and none is visible
+            return Swapon(nslots=1)
+        kind = possible[choice.kind % len(possible)]
+    op = _BUILDERS[kind](choice, view)
+    view.world.apply(op)
+    if isinstance(op, Fork):
+        view.visible |= {op.child}
+    elif isinstance(op, Exit):
+        view.visible -= {op.proc}
+        view.keep_alive -= {op.proc}
+    return op
 
 
 def _possible(kind: str, view: _View) -> bool:
     if kind == "swapon":
         return True
-    if not view.visible:
-        return False
     if kind == "exit":
         return bool(_exitable(view))
-    return True
+    return bool(view.visible)
 
 
 def _exitable(view: _View) -> list[str]:
@@ -388,9 +478,15 @@ def _addr(choice: _Choice, view: _View, proc: str) -> int:
     return page * PAGE_SIZE
 
 
+MAP_PROTS = (Prot.RW, Prot.R, Prot.RW, Prot.NONE)
+MPROTECT_PROTS = (Prot.R, Prot.RW, Prot.NONE)
+SWAPON_SLOTS = (1, 2, 4, 0)  # 0 slots (-EINVAL) last: rarely the point
+SWAPON_PRIOS = (None, 0, 1, 2, 5, -1, -2, 3)
+
+
 def _build_map(choice: _Choice, view: _View) -> Op:
     page = choice.where % ADDRESS_PAGES + 1
-    prot = (Prot.RW, Prot.R, Prot.NONE)[choice.what // 3 % 3]
+    prot = MAP_PROTS[choice.what // 3 % 4]
     return Map(_proc(choice.who, view.procs()), page * PAGE_SIZE, choice.what % 3 + 1, prot)
 
 
@@ -401,7 +497,7 @@ def _build_munmap(choice: _Choice, view: _View) -> Op:
 
 def _build_mprotect(choice: _Choice, view: _View) -> Op:
     proc = _proc(choice.who, view.procs())
-    prot = (Prot.R, Prot.RW, Prot.NONE)[choice.what // 2 % 3]
+    prot = MPROTECT_PROTS[choice.what // 2 % 3]
     return Mprotect(proc, _addr(choice, view, proc), choice.what % 2 + 1, prot)
 
 
@@ -423,14 +519,10 @@ def _build_exit(choice: _Choice, view: _View) -> Op:
 
 def _build_migrate(choice: _Choice, view: _View) -> Op:
     proc = _proc(choice.who, view.procs())
-    # New pages start on node 0, so the other node is the interesting target: it comes first.
-    node = (1, 0)[choice.what % 2] if view.world.config.nodes >= 2 else 0
-    unlocked = choice.what // 2 % 2 == 1
+    # New pages start on node 0, so the other node is the interesting target: 3 in 4.
+    node = (1, 1, 0, 1)[choice.what % 4] if view.world.config.nodes >= 2 else 0
+    unlocked = choice.what // 4 % 2 == 1
     return Migrate(proc, _addr(choice, view, proc), node, unlocked=unlocked)
-
-
-SWAPON_SLOTS = (1, 2, 4, 0)  # 0 slots (-EINVAL) last: rarely the point
-SWAPON_PRIOS = (None, 0, 1, 2, 5, -1, -2, 3)
 
 
 def _build_swapon(choice: _Choice, view: _View) -> Op:

@@ -154,6 +154,7 @@ def _is_read(op: Op) -> bool:
 
 
 def _op_text(op: Op) -> str:
+    """The operation as written (with its `=> RESULT`)."""
     try:
         from difftest.printer import format_op
     except ImportError:  # the printer is optional here: fall back to the op's kind

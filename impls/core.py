@@ -11,7 +11,7 @@ from typing import ClassVar
 from difftest.outcome import BugReport
 from difftest.program import Config
 from impls.bugs import KernelBug
-from impls.pte import Pte, SwapEncoding
+from impls.pte import PresentPte, Pte, SwapEncoding
 from impls.sched import (
     EXCLUSIVE,
     Acquire,
@@ -110,7 +110,7 @@ class KernelCore:
         yield Acquire(function, page.lock)
 
     def trylock_page(self, page: Page, function: str) -> KGen[bool]:
-        """TestSetPageLocked(): take PG_locked if it is free, never wait."""
+        """TestSetPageLocked() in include/linux/page-flags.h: take PG_locked if free, never wait."""
         got = yield TryAcquire(function, page.lock)
         return bool(got)
 
@@ -123,7 +123,7 @@ class KernelCore:
     # -- pages -------------------------------------------------------------------------------
 
     def alloc_page(self, node: int = 0, data: int = 0) -> Page:
-        """alloc_page(): pfns come from a counter, so runs are reproducible; refcount 1."""
+        """alloc_page() in include/linux/gfp.h: pfns come from a counter (reproducible runs)."""
         pfn = self._next_pfn
         self._next_pfn += 1
         page = Page(pfn, node, Mutex(f"PG_locked of pfn {pfn}"), data=data)
@@ -131,7 +131,8 @@ class KernelCore:
         return page
 
     def pfn_to_page(self, pfn: int) -> Page:
-        """pfn_to_page(): a pfn never allocated stands for a free, unlocked frame."""
+        """pfn_to_page() in include/asm-generic/memory_model.h: a never-allocated pfn is a free,
+        unlocked frame."""
         page = self.pages.get(pfn)
         if page is None:
             page = Page(pfn, 0, Mutex(f"PG_locked of pfn {pfn}"), refcount=0, freed=True)
@@ -139,23 +140,22 @@ class KernelCore:
         return page
 
     def get_page(self, page: Page) -> None:
+        """get_page() in include/linux/mm.h."""
         page.refcount += 1
 
     def put_page(self, page: Page) -> None:
-        """put_page(): the last reference frees the page (its struct page stays in the table)."""
+        """put_page() in mm/swap.c: the last reference frees the page (its struct page stays)."""
         page.refcount -= 1
         if page.refcount == 0 and not page.reserved:
             page.freed = True
 
     def vm_normal_page(self, pte: Pte) -> Page | None:
         """vm_normal_page() in mm/memory.c: every present pte maps a struct page here."""
-        from impls.pte import PresentPte
-
         if not isinstance(pte, PresentPte):
             return None
         return self.pfn_to_page(pte.pfn)
 
-    def new_anon_vma(self) -> AnonVma:
+    def anon_vma_alloc(self) -> AnonVma:
         """anon_vma_alloc() in mm/rmap.c."""
         ident = self._next_anon_vma
         self._next_anon_vma += 1
@@ -173,7 +173,8 @@ class KernelCore:
         return table
 
     def pte_offset_map(self, mm: Mm, addr: int, function: str) -> PteHandle | None:
-        """pte_offset_map(): None when the pmd is empty; kmaps the pte page with highpte."""
+        """pte_offset_map() in include/asm-i386/pgtable.h: None when the pmd is empty; kmaps
+        the page-table page with CONFIG_HIGHPTE."""
         table = mm.page_tables.get(pmd_index(addr))
         if table is None:
             return None
@@ -186,7 +187,7 @@ class KernelCore:
         return handle
 
     def pte_unmap(self, ptep: object) -> None:
-        """pte_unmap(): kunmap_atomic with highpte, nothing at all without.
+        """pte_unmap() in include/asm-i386/pgtable.h: kunmap_atomic with highpte, else nothing.
 
         With highpte, an argument that is not a mapped pte pointer unmaps nothing: the real
         mapping stays behind, and the task's end-of-operation check reports it leaked.
@@ -201,23 +202,21 @@ class KernelCore:
     def pte_offset_map_lock(
         self, mm: Mm, addr: int, function: str
     ) -> KGen[tuple[PteHandle, Mutex] | None]:
-        """pte_offset_map_lock(): map the pte and take its page table's ptl."""
+        """pte_offset_map_lock() in include/linux/mm.h: map the pte and take its table's ptl."""
         table = mm.page_tables.get(pmd_index(addr))
         if table is None:
             return None
         yield Acquire(function, table.ptl)
         return self.map_pte(table, addr, function), table.ptl
 
-    def pte_alloc_map_lock(
-        self, mm: Mm, addr: int, function: str
-    ) -> KGen[tuple[PteHandle, Mutex]]:
-        """pte_alloc_map_lock(): allocate the page table if needed, map and lock the pte."""
+    def pte_alloc_map_lock(self, mm: Mm, addr: int, function: str) -> KGen[tuple[PteHandle, Mutex]]:
+        """pte_alloc_map_lock() in include/linux/mm.h: allocate the table if needed, map, lock."""
         table = self.pte_alloc(mm, addr)
         yield Acquire(function, table.ptl)
         return self.map_pte(table, addr, function), table.ptl
 
     def pte_unmap_unlock(self, ptep: object, ptl: Mutex) -> None:
-        """pte_unmap_unlock(): spin_unlock(ptl), then pte_unmap(ptep)."""
+        """pte_unmap_unlock() in include/linux/mm.h: spin_unlock(ptl), then pte_unmap(ptep)."""
         self.unlock(ptl)
         self.pte_unmap(ptep)
 
@@ -235,6 +234,8 @@ class KernelCore:
 
     def swap_info_at(self, type_: int) -> SwapInfo | None:
         """swap_info[type]; past the array's end it reads what sys_swapon wrote there."""
+        if type_ < 0:
+            return None
         if type_ < len(self.swap.slots):
             return self.swap.slots[type_]
         return self.swap.overflow.get(type_)

@@ -13,7 +13,7 @@ class Fork(KernelCore):
     """fork(2) for the address space."""
 
     def do_fork(self, parent: Mm, child_name: str) -> KGen[int]:
-        """do_fork() -> copy_mm() -> dup_mm() in kernel/fork.c.
+        """do_fork() in kernel/fork.c: copy_mm() and dup_mm() build the child's address space.
 
         The child becomes a live process when its mm is complete; a BUG part way leaves the
         half-built mm behind (still on the anon_vma lists) but no process.

@@ -42,9 +42,7 @@ class InvariantChecker:
 
     def after_step(self, op: int | None) -> None:
         self.check_migration_entries(op)
-        if not any(
-            table.ptl.locked for mm in self.kernel.mms for table in mm.page_tables.values()
-        ):
+        if not any(table.ptl.locked for mm in self.kernel.mms for table in mm.page_tables.values()):
             self.check_mapcounts(op)
             self.check_cow(op)
         self.check_vma_write(op)
@@ -126,9 +124,7 @@ class InvariantChecker:
                 for addr in vma.pages():
                     pte = mm.pte(addr)
                     if isinstance(pte, PresentPte) and pte.write:
-                        self.fail(
-                            "I5", f"{mm.name} {addr:#x}: writable pte in a read-only vma", op
-                        )
+                        self.fail("I5", f"{mm.name} {addr:#x}: writable pte in a read-only vma", op)
 
     def check_anon_vma_order(self, op: int | None) -> None:
         """I6: every child vma sits after its fork-parent vma on the anon_vma list."""

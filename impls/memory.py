@@ -20,9 +20,7 @@ from impls.structs import (
 
 def mk_pte(page: Page, vma: Vma) -> PresentPte:
     """mk_pte(page, vma->vm_page_prot)."""
-    return PresentPte(
-        page.pfn, write=vma.page_prot.writable, protnone=not vma.page_prot.readable
-    )
+    return PresentPte(page.pfn, write=vma.page_prot.writable, protnone=not vma.page_prot.readable)
 
 
 def maybe_mkwrite(pte: PresentPte, vma: Vma) -> PresentPte:
@@ -122,10 +120,8 @@ class Memory(KernelCore):
         self.put_page(old_page)
         self.pte_unmap_unlock(ptep, ptl)
 
-    def do_swap_page(
-        self, mm: Mm, vma: Vma, addr: int, orig: SwapPte, write: bool
-    ) -> KGen[None]:
-        """do_swap_page() in mm/memory.c."""
+    def do_swap_page(self, mm: Mm, vma: Vma, addr: int, orig: SwapPte, write: bool) -> KGen[None]:
+        """do_swap_page() in mm/memory.c (no swapin_readahead: as with vm.page-cluster=0)."""
         entry = orig.val
         if self.enc.is_migration_entry(entry):
             yield from self.migration_entry_wait(mm, addr)
@@ -259,7 +255,7 @@ class Memory(KernelCore):
     # -- munmap / exit -----------------------------------------------------------------------
 
     def zap_page_range(self, vma: Vma, start: int, end: int) -> KGen[None]:
-        """unmap_vmas()/zap_page_range() in mm/memory.c, one page table at a time."""
+        """zap_page_range() in mm/memory.c (unmap_vmas for munmap/exit), per page table."""
         mm = vma.mm
         addr = start
         while addr < end:

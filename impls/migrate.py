@@ -22,9 +22,7 @@ class Migrate(KernelCore):
 
     def make_migration_entry(self, page: Page, write: int | bool) -> int:
         """make_migration_entry() in include/linux/swapops.h: `write` is a C truth value."""
-        self.bug_on(
-            not page.locked, "make_migration_entry", f"page pfn {page.pfn} is not locked"
-        )
+        self.bug_on(not page.locked, "make_migration_entry", f"page pfn {page.pfn} is not locked")
         type_ = self.enc.migration_write if write else self.enc.migration_read
         return self.enc.swp_entry(type_, page.pfn)
 
@@ -56,7 +54,7 @@ class Migrate(KernelCore):
     # -- move_pages entry --------------------------------------------------------------------
 
     def sys_move_pages(self, mm: Mm, addr: int, node: int, unlocked: bool) -> KGen[int]:
-        """sys_move_pages()/do_move_pages() in mm/migrate.c with MPOL_MF_MOVE_ALL.
+        """sys_move_pages() in mm/migrate.c (do_move_pages) with MPOL_MF_MOVE_ALL.
 
         `unlocked` stands for kernel-initiated migration (offlining, compaction): the page is
         found through mm's page table but no mmap_sem is held.

@@ -33,7 +33,7 @@ class Mmap(KernelCore):
         return 0
 
     def split_vma(self, mm: Mm, vma: Vma, addr: int, new_below: bool) -> KGen[Vma]:
-        """split_vma() + vma_adjust() in mm/mmap.c: the new part is linked with
+        """split_vma() in mm/mmap.c, with vma_adjust(): the new part is linked with
         __anon_vma_link under the anon_vma lock, atomically with the bounds change."""
         new = replace(vma)
         if new_below:
@@ -56,7 +56,7 @@ class Mmap(KernelCore):
         return new
 
     def do_munmap(self, mm: Mm, start: int, npages: int) -> KGen[int]:
-        """sys_munmap()/do_munmap() in mm/mmap.c."""
+        """do_munmap() in mm/mmap.c (the body of sys_munmap)."""
         if start % PAGE_SIZE or npages < 1:
             return -ERRNO["EINVAL"]
         end = start + npages * PAGE_SIZE
@@ -93,7 +93,7 @@ class Mmap(KernelCore):
         mm.vmas.clear()
 
     def do_exit(self, name: str, mm: Mm) -> KGen[int]:
-        """do_exit() -> exit_mm() -> mmput() in kernel/exit.c and kernel/fork.c.
+        """do_exit() in kernel/exit.c: exit_mm() and mmput() drop the address space.
 
         The model takes mmap_sem for write so an exit is ordered with the process's other
         operations in the same block (the real exit has no other users left).

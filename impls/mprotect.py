@@ -95,7 +95,8 @@ class Mprotect(KernelCore):
 
 
 def pte_modify(pte: PresentPte, newprot: PageProt) -> PresentPte:
-    """pte_modify(): keep pfn, accessed and dirty; everything else from newprot."""
+    """pte_modify() in include/asm-i386/pgtable.h: keep pfn, accessed and dirty; the rest
+    comes from newprot."""
     return PresentPte(
         pte.pfn,
         write=newprot.writable,

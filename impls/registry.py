@@ -9,8 +9,7 @@ from impls.base import Kernel
 from impls.variants import AnonVmaHead, CowForkWrite, PreFix, PteUnmapArg, SwaponRange
 
 REGISTRY: dict[str, type[Kernel]] = {
-    cls.NAME: cls
-    for cls in (Kernel, PreFix, AnonVmaHead, PteUnmapArg, CowForkWrite, SwaponRange)
+    cls.NAME: cls for cls in (Kernel, PreFix, AnonVmaHead, PteUnmapArg, CowForkWrite, SwaponRange)
 }
 
 

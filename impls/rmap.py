@@ -28,7 +28,7 @@ class Rmap(KernelCore):
         if vma.anon_vma is not None:
             return
         # find_mergeable_anon_vma() never finds one: vmas are not merged in this model.
-        anon_vma = self.new_anon_vma()
+        anon_vma = self.anon_vma_alloc()
         yield Acquire("anon_vma_prepare", anon_vma.lock)
         mm = vma.mm
         yield Acquire("anon_vma_prepare", mm.page_table_lock)

@@ -266,6 +266,4 @@ class Scheduler:
 
 
 def describe_deadlock(tasks: Sequence[Task]) -> str:
-    return "; ".join(
-        f"{t.name} waits in {t.wait.function} for {t.wait.describe()}" for t in tasks
-    )
+    return "; ".join(f"{t.name} waits in {t.wait.function} for {t.wait.describe()}" for t in tasks)

@@ -24,7 +24,11 @@ def pte_state(kernel: KernelCore, pte: Pte) -> PteState:
     if enc.is_migration_entry(pte.val):
         return PteState("migration", enc.is_write_migration_entry(pte.val), offset)
     return PteState(
-        "swap", False, SWAP_FRAME_BASE | type_ << 32 | offset, None, swap_data(kernel, pte.val),
+        "swap",
+        False,
+        SWAP_FRAME_BASE | type_ << 32 | offset,
+        None,
+        swap_data(kernel, pte.val),
         type_,
     )
 

@@ -74,7 +74,7 @@ class Page:
 
     @property
     def anon(self) -> bool:
-        """PageAnon(): page->mapping points at an anon_vma."""
+        """PageAnon() in include/linux/mm.h: page->mapping points at an anon_vma."""
         return self.anon_vma is not None
 
 
@@ -151,7 +151,7 @@ class Mm:
     on_mmlist: bool = False
 
     def find_vma(self, addr: int) -> Vma | None:
-        """find_vma(): the first vma ending above addr (it may start above addr too)."""
+        """find_vma() in mm/mmap.c: the first vma ending above addr (may start above it)."""
         for vma in self.vmas:
             if addr < vma.end:
                 return vma

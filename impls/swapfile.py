@@ -24,7 +24,7 @@ class Swapfile(KernelCore):
     # -- swapon ------------------------------------------------------------------------------
 
     def swap_type_out_of_range(self, type_: int) -> bool:
-        """sys_swapon()'s bound on the new area's type (mm/swapfile.c, fix 4).
+        """The bound sys_swapon() in mm/swapfile.c puts on the new area's type (fix 4).
 
         Since fix 4: type >= MAX_SWAPFILES, so the types reserved for migration entries
         (and the slots past swap_info[]'s end) can never be used.
@@ -69,7 +69,8 @@ class Swapfile(KernelCore):
         return 0
 
     def install_swap_info(self, info: SwapInfo) -> None:
-        """sys_swapon()'s writes to swap_info[type]: past the array's end they corrupt memory."""
+        """The writes of sys_swapon() to swap_info[type]: past the array's end they corrupt
+        memory."""
         if info.type < len(self.swap.slots):
             self.swap.slots[info.type] = info
             return
@@ -183,7 +184,8 @@ class Swapfile(KernelCore):
             if not count:
                 si.lowest_bit = min(si.lowest_bit, offset)
                 si.highest_bit = max(si.highest_bit, offset)
-                current_next = self.swap_info_at(self.swap.next)
+                nxt = self.swap.next
+                current_next = self.swap_info_at(nxt) if nxt >= 0 else None
                 if current_next is not None and si.prio > current_next.prio:
                     self.swap.next = si.type
                 self.swap.nr_swap_pages += 1
@@ -273,7 +275,7 @@ class Swapfile(KernelCore):
     # -- swap cache (mm/swap_state.c) --------------------------------------------------------
 
     def add_to_swap_cache(self, page: Page, entry: int) -> None:
-        """add_to_swap_cache()/__add_to_swap_cache() in mm/swap_state.c."""
+        """add_to_swap_cache() in mm/swap_state.c (with __add_to_swap_cache())."""
         self.get_page(page)
         page.swapcache = True
         page.private = entry

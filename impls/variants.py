@@ -67,7 +67,7 @@ class SwaponRange(Kernel):
     REVERTS: ClassVar[str] = "fix 4: sys_swapon allows types up to 2**swap_bits - 1"
 
     def swap_type_out_of_range(self, type_: int) -> bool:
-        """sys_swapon()'s type bound in mm/swapfile.c, before fix 4."""
+        """The type bound of sys_swapon() in mm/swapfile.c, before fix 4."""
         return type_ > self.enc.roundtrip_type_limit()
 
 

@@ -14,7 +14,7 @@ class Vmscan(KernelCore):
     """madvise(MADV_PAGEOUT) and the part of shrink_page_list() it drives."""
 
     def sys_madvise_pageout(self, mm: Mm, addr: int) -> KGen[int]:
-        """sys_madvise(MADV_PAGEOUT) in mm/madvise.c, for one page."""
+        """sys_madvise() in mm/madvise.c with MADV_PAGEOUT, for one page."""
         if addr % PAGE_SIZE:
             return -ERRNO["EINVAL"]
         yield Acquire("sys_madvise", mm.mmap_sem, READ)

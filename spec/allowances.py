@@ -1,44 +1,28 @@
 """Documented allowances: results the kernel legitimately gives when operations overlap.
 
-Inside a parallel block every operation is still atomic, and the allowed outcomes are first of
-all the linearizations. Some kernel races give results no linearization gives; each one the spec
-accepts is an `Allowance` in `ALLOWANCES`, with the kernel reason in docs/semantics.md. A rule
-sees the state just before the operation and the *concurrent* operations — the next operation of
-every other thread of the block, the ones that may be in flight at that moment — and returns the
-extra branches it allows. A branch may complete a concurrent operation together with this one
-(a joint step) when the race decides both results. Rules never fire outside parallel blocks.
+Inside a parallel block the allowed outcomes are first of all the linearizations (every
+operation atomic). Some kernel races give results no linearization gives; each one the spec
+accepts is an `Allowance` in `ALLOWANCES`, with its kernel reason in docs/semantics.md. A rule
+sees the state just before an operation and the *concurrent* operations — the next operation of
+every other thread of the block, the ones that may be in flight at that moment — and returns
+the extra branches it allows. A branch may complete a concurrent operation together with this
+one (a joint step) when the race decides both results, or leave this operation in flight
+(`Branch.pending`) to be finished by a later step of its thread. Rules never fire outside
+parallel blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from difftest.outcome import ERRNO
-from difftest.program import PAGE_SIZE, Exit, Fault, Fork, Migrate, Munmap, Op, Pageout, Result
-from spec.fault import can_reuse, copy_on_write
-from spec.ops import apply
-from spec.paging import migration_target, move_page, pageout_target, reclaim
+from difftest.program import Fault, Migrate, Op, Pageout
+from spec.branch import Branch, Concurrent, Pending
+from spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
+from spec.paging import migration_lookup, migration_target, move_page, pageout_target, reclaim
 from spec.state import Present, SpecState, Swapped
-
-
-@dataclass(frozen=True)
-class Concurrent:
-    """An operation another thread may have started but not finished (its next one)."""
-
-    op_id: int
-    op: Op
-
-
-@dataclass
-class Branch:
-    """One possible effect of a step: the state after it, the results it fixed (op id ->
-    result; more than one for a joint step), and the allowances it needed."""
-
-    state: SpecState
-    results: dict[int, Result]
-    allowances: frozenset[str] = field(default_factory=frozenset)
-
+from spec.touch import held_pages, migrating, reclaiming
 
 Rule = Callable[[SpecState, int, Op, Sequence[Concurrent]], list[Branch]]
 
@@ -50,52 +34,8 @@ class Allowance:
     rule: Rule
 
 
-def step(s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]) -> list[Branch]:
-    """Every effect one operation may have: the atomic one, then each allowance's."""
-    after = s.clone()
-    branches = [Branch(after, {op_id: apply(after, op, op_id)})]
-    if concurrent:
-        for allowance in ALLOWANCES:
-            branches += allowance.rule(s, op_id, op, concurrent)
-    return branches
-
-
-# ---------------------------------------------------------------------------------------------
-# What an operation touches: the pages whose lock or reference count it takes
-# ---------------------------------------------------------------------------------------------
-
-
-def pages_touched(s: SpecState, op: Op) -> set[int]:
-    """Anonymous pages the operation holds (locks or references) while it runs."""
-    keys: list[tuple[str, int]] = []
-    if isinstance(op, Fault | Migrate | Pageout) and op.proc in s.vmas:
-        keys = [(op.proc, op.addr)]
-    elif isinstance(op, Fork) and op.parent in s.vmas:
-        keys = [k for k in s.keys_of(op.parent) if isinstance(s.ptes[k], Present)]
-    elif isinstance(op, Exit) and op.proc in s.vmas:
-        keys = s.keys_of(op.proc)
-    elif isinstance(op, Munmap) and op.proc in s.vmas:
-        end = op.addr + op.npages * PAGE_SIZE
-        keys = [k for k in s.keys_of(op.proc) if op.addr <= k[1] < end]
-    pages: set[int] = set()
-    for key in keys:
-        pte = s.ptes.get(key)
-        if isinstance(pte, Present):
-            pages.add(pte.page)
-        elif isinstance(pte, Swapped) and not isinstance(op, Migrate | Pageout):
-            cached = s.cached_page(pte.slot)  # swap-in and zap lock the swap cache page
-            if cached is not None:
-                pages.add(cached)
-    return {p for p in pages if s.is_anon(p)}
-
-
 def _raced(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> bool:
-    return any(page in pages_touched(s, c.op) for c in concurrent)
-
-
-# ---------------------------------------------------------------------------------------------
-# The rules
-# ---------------------------------------------------------------------------------------------
+    return any(page in held_pages(s, other) for other in concurrent)
 
 
 def _reusing_write(s: SpecState, op: Op) -> int | None:
@@ -109,6 +49,12 @@ def _reusing_write(s: SpecState, op: Op) -> int | None:
     return pte.page if can_reuse(s, (op.proc, op.addr), pte.page) else None
 
 
+def _copied(s: SpecState, op: Fault) -> SpecState:
+    after = s.clone()
+    copy_on_write(after, (op.proc, op.addr), op.value)
+    return after
+
+
 def wp_copy_racing_migration(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
@@ -117,12 +63,12 @@ def wp_copy_racing_migration(
         return []
     branches = []
     for other in concurrent:
-        if not isinstance(other.op, Migrate) or migration_target(s, other.op) != page:
+        if not isinstance(other.op, Migrate) or migrating(s, other) != page:
             continue
         # The migration holds the page lock, so the fault copies; the migration then moves
-        # the page it locked (now unmapped), or gives up busy.
+        # the page it locked (now unmapped), or gives up with -EAGAIN. (-EBUSY is not
+        # possible here: it means the migration never got hold of the page.)
         node = other.op.node
-        # (-EBUSY is not possible here: it means the migration never got hold of the page.)
         for migrate_result, extra in ((node, ()), (-ERRNO["EAGAIN"], ("migrate-busy",))):
             after = _copied(s, op)
             if migrate_result == node and page in after.pages:
@@ -141,7 +87,7 @@ def wp_copy_racing_pageout(
         return []
     branches = []
     for other in concurrent:
-        if not isinstance(other.op, Pageout) or pageout_target(s, other.op) != page:
+        if not isinstance(other.op, Pageout) or reclaiming(s, other) != page:
             continue
         # Reclaim holds the page lock, so the fault copies; reclaim then frees the old page
         # (it has no mappers left), taking and releasing a slot on the way.
@@ -154,23 +100,22 @@ def wp_copy_racing_pageout(
     return branches
 
 
-def _copied(s: SpecState, op: Fault) -> SpecState:
-    after = s.clone()
-    copy_on_write(after, (op.proc, op.addr), op.value)
-    return after
-
-
 def migrate_busy(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
-    if not isinstance(op, Migrate):
-        return []
-    page = migration_target(s, op)
-    if page is None or not _raced(s, page, concurrent):
+    page = migration_lookup(s, op) if isinstance(op, Migrate) else None
+    if page is None or not isinstance(op, Migrate):
         return []
     name = frozenset(("migrate-busy",))
-    branches = [Branch(s.clone(), {op_id: -ERRNO["EBUSY"]}, name),
-                Branch(s.clone(), {op_id: -ERRNO["EAGAIN"]}, name)]
+    branches = []
+    if any(migrating(s, other) == page for other in concurrent):
+        # Another migration of the page has it unmapped to migration entries: the lookup
+        # finds no page at the address, whatever node the page is on.
+        branches.append(Branch(s.clone(), {op_id: -ERRNO["ENOENT"]}, name))
+    if s.pages[page].node == op.node or not _raced(s, page, concurrent):
+        return branches
+    branches += [Branch(s.clone(), {op_id: -ERRNO["EBUSY"]}, name),
+                 Branch(s.clone(), {op_id: -ERRNO["EAGAIN"]}, name)]
     slot = s.pages[page].swap_copy
     if slot is not None:
         # Unmapping a page in the swap cache leaves plain swap ptes, which a failed
@@ -207,6 +152,37 @@ def pageout_busy(
     return branches
 
 
+def migrate_stale_lookup(
+    s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    page = migration_target(s, op) if isinstance(op, Migrate) else None
+    if page is None or not isinstance(op, Migrate):
+        return []
+    return [Branch(s.clone(), {}, frozenset(("migrate-stale-lookup",)),
+                   Pending(op_id, op, page))]
+
+
+def pageout_stale_lookup(
+    s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    page = pageout_target(s, op) if isinstance(op, Pageout) else None
+    if page is None or not isinstance(op, Pageout):
+        return []
+    return [Branch(s.clone(), {}, frozenset(("pageout-stale-lookup",)),
+                   Pending(op_id, op, page))]
+
+
+def access_after_fault(
+    s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    if not isinstance(op, Fault) or not needs_fault(s, op):
+        return []
+    after = s.clone()
+    handle_fault(after, op)
+    after.collect()
+    return [Branch(after, {}, frozenset(("access-after-fault",)), Pending(op_id, op))]
+
+
 ALLOWANCES: tuple[Allowance, ...] = (
     Allowance(
         "wp-copy-racing-migration",
@@ -227,6 +203,24 @@ ALLOWANCES: tuple[Allowance, ...] = (
         "pageout-busy",
         "a pageout racing another operation on the same page may leave the page resident",
         pageout_busy,
+    ),
+    Allowance(
+        "access-after-fault",
+        "a fault's kernel handling and the access it enables are two steps: other threads "
+        "may act in between, and the access faults again if it must",
+        access_after_fault,
+    ),
+    Allowance(
+        "migrate-stale-lookup",
+        "a migration moves the page it found at the address, even if the address was "
+        "remapped by another thread before the move",
+        migrate_stale_lookup,
+    ),
+    Allowance(
+        "pageout-stale-lookup",
+        "a pageout reclaims the page it found at the address, even if the address was "
+        "remapped by another thread before the reclaim",
+        pageout_stale_lookup,
     ),
 )
 ALLOWANCE_NAMES: frozenset[str] = frozenset(a.name for a in ALLOWANCES)

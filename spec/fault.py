@@ -27,6 +27,32 @@ def do_fault(s: SpecState, op: Fault) -> Result:
     return read_fault(s, key)
 
 
+def needs_fault(s: SpecState, op: Fault) -> bool:
+    """Whether the access traps into the kernel first (allowed by the vma, not by the pte)."""
+    vma = s.vma_at(op.proc, op.addr)
+    if vma is None or not vma.prot.readable or (op.write and not vma.prot.writable):
+        return False
+    pte = s.ptes.get((op.proc, op.addr))
+    return not isinstance(pte, Present) or (op.write and not pte.writable)
+
+
+def handle_fault(s: SpecState, op: Fault) -> None:
+    """The kernel's half of a fault: make the pte permit the access, without doing it. A
+    write is prepared exactly as a write of the data already there (a new page is zeroed)."""
+    key = (op.proc, op.addr)
+    if not op.write:
+        read_fault(s, key)
+        return
+    pte = s.ptes.get(key)
+    if isinstance(pte, Present):
+        current = s.pages[pte.page].data
+    elif isinstance(pte, Swapped):
+        current = s.swap_data(pte.slot)
+    else:
+        current = 0
+    write_fault(s, key, current)
+
+
 def read_fault(s: SpecState, key: Key) -> int:
     pte = s.ptes.get(key)
     if pte is None:

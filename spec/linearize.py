@@ -2,23 +2,25 @@
 linearization (each thread's operations in order), plus the branches of the allowances.
 
 A *world* is one partial run: a state, the results so far, the allowances used, the
-checkpoints. Worlds are deduplicated after every step (states up to renaming of pages and
-slots), and a world that needed a superset of the allowances of an otherwise identical one is
-dropped: the smaller set already allows everything it leads to.
+checkpoints, and inside a block the operations left in flight by an allowance. Worlds are
+deduplicated after every step (states up to renaming of pages and slots), and a world that
+needed a superset of the allowances of an otherwise identical one is dropped: the smaller set
+already allows everything it leads to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from difftest.canon import canonical_state, outcome_key
 from difftest.outcome import Key, Outcome, PteState
 from difftest.program import Op, Parallel, Program, Result
-from spec.allowances import Concurrent, step
+from spec.branch import Branch, Concurrent, Pending
 from spec.snapshot import fingerprint, pte_states, vma_prots
 from spec.state import SpecState
+from spec.step import finish, step
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class World:
     results: dict[int, Result]
     allowances: frozenset[str] = frozenset()
     checkpoints: tuple[dict[Key, PteState], ...] | None = None
+    pending: dict[int, Pending] = field(default_factory=dict)  # thread -> op in flight
 
     def identity(self) -> Hashable:
         """What must match for two worlds to be interchangeable (allowances aside)."""
@@ -34,7 +37,21 @@ class World:
             None if self.checkpoints is None
             else tuple(canonical_state(c) for c in self.checkpoints)
         )
-        return (fingerprint(self.state), tuple(sorted(self.results.items())), checkpoints)
+        threads = sorted(self.pending)
+        return (
+            fingerprint(self.state, [self.pending[t].page for t in threads]),
+            tuple((t, self.pending[t].op_id) for t in threads),
+            tuple(sorted(self.results.items())),
+            checkpoints,
+        )
+
+    def after(self, branch: Branch, thread: int) -> World:
+        """This world once `thread` took a step with outcome `branch`."""
+        pending = {t: p for t, p in self.pending.items() if p.op_id not in branch.results}
+        if branch.pending is not None:
+            pending[thread] = branch.pending
+        return World(branch.state, {**self.results, **branch.results},
+                     self.allowances | branch.allowances, self.checkpoints, pending)
 
 
 def run(program: Program, *, checkpoints: bool = False) -> list[Outcome]:
@@ -46,22 +63,13 @@ def run(program: Program, *, checkpoints: bool = False) -> list[Outcome]:
             worlds = [w for world in worlds for w in _run_block(world, item, next_id)]
             next_id += sum(len(t.ops) for t in item.threads)
         else:
-            worlds = [w for world in worlds for w in _advance(world, next_id, item, ())]
+            worlds = [world.after(b, 0) for world in worlds
+                      for b in step(world.state, next_id, item, ())]
             next_id += 1
         if checkpoints:
             worlds = [_with_checkpoint(w) for w in worlds]
         worlds = _prune((w.identity(), w) for w in worlds)
     return _outcomes(worlds, checkpoints)
-
-
-def _advance(
-    world: World, op_id: int, op: Op, concurrent: tuple[Concurrent, ...]
-) -> list[World]:
-    return [
-        World(b.state, {**world.results, **b.results}, world.allowances | b.allowances,
-              world.checkpoints)
-        for b in step(world.state, op_id, op, concurrent)
-    ]
 
 
 def _run_block(world: World, block: Parallel, first_id: int) -> list[World]:
@@ -72,29 +80,36 @@ def _run_block(world: World, block: Parallel, first_id: int) -> list[World]:
         ids.append(list(range(next_id, next_id + len(thread.ops))))
         next_id += len(thread.ops)
 
-    def heads(done: frozenset[int]) -> list[tuple[int, int, Op]]:
-        """(thread, op id, op) of every thread's next operation."""
+    def heads(current: World) -> list[tuple[int, int, Op]]:
+        """(thread, op id, op) of every thread's next (or in-flight) operation."""
         found = []
         for t, thread in enumerate(block.threads):
-            pending = [i for i, op_id in enumerate(ids[t]) if op_id not in done]
+            pending = [i for i, op_id in enumerate(ids[t]) if op_id not in current.results]
             if pending:
                 found.append((t, ids[t][pending[0]], thread.ops[pending[0]]))
         return found
 
     finished: list[World] = []
-    start = world
-    stack = [start]
-    seen = {_block_key(start)}
+    stack = [world]
+    seen = {_block_key(world)}
     while stack:
         current = stack.pop()
-        done = frozenset(current.results)
-        runnable = heads(done)
+        runnable = heads(current)
         if not runnable:
             finished.append(current)
             continue
         for t, op_id, op in runnable:
-            concurrent = tuple(Concurrent(i, o) for u, i, o in runnable if u != t)
-            for nxt in _advance(current, op_id, op, concurrent):
+            if t in current.pending:
+                branches = finish(current.state, current.pending[t],
+                                  others_running=len(runnable) > 1)
+            else:
+                concurrent = tuple(
+                    Concurrent(i, o, current.pending[u].page if u in current.pending else None)
+                    for u, i, o in runnable if u != t
+                )
+                branches = step(current.state, op_id, op, concurrent)
+            for branch in branches:
+                nxt = current.after(branch, t)
                 key = _block_key(nxt)
                 if key not in seen:
                     seen.add(key)
@@ -103,8 +118,8 @@ def _run_block(world: World, block: Parallel, first_id: int) -> list[World]:
 
 
 def _block_key(world: World) -> Hashable:
-    # Checkpoints do not change inside a block, so they are left out of the key.
-    return (fingerprint(world.state), tuple(sorted(world.results.items())), world.allowances)
+    # Checkpoints do not change inside a block: they are left out of the key.
+    return (replace(world, checkpoints=None).identity(), world.allowances)
 
 
 def _with_checkpoint(world: World) -> World:

@@ -68,17 +68,23 @@ def do_migrate(s: SpecState, op: Migrate) -> Result:
     return op.node
 
 
-def migration_target(s: SpecState, op: Migrate) -> int | None:
-    """The page a migrate would really move (None: an error, or already on the node)."""
+def migration_lookup(s: SpecState, op: Migrate) -> int | None:
+    """The page a migrate finds at its address (None when it gives an error)."""
     if not 0 <= op.node < s.config.nodes:
         return None
     vma = s.vma_at(op.proc, op.addr)
     pte = s.ptes.get((op.proc, op.addr))
     if vma is None or vma.prot is Prot.NONE or not isinstance(pte, Present):
         return None
-    if not s.is_anon(pte.page) or s.pages[pte.page].node == op.node:
+    return pte.page if s.is_anon(pte.page) else None
+
+
+def migration_target(s: SpecState, op: Migrate) -> int | None:
+    """The page a migrate would really move (None: an error, or already on the node)."""
+    page = migration_lookup(s, op)
+    if page is None or s.pages[page].node == op.node:
         return None
-    return pte.page
+    return page
 
 
 def move_page(s: SpecState, page: int, node: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 from difftest.outcome import NONE_PTE, Key, PteState
 from spec.state import ZERO_PAGE, Present, SpecState, Swapped
@@ -42,11 +42,12 @@ def vma_prots(s: SpecState) -> dict[Key, str]:
     }
 
 
-def fingerprint(s: SpecState) -> Hashable:
+def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
     """Everything that decides the future of a state, with pages and slots renamed by first
     appearance, so states reached along different linearizations compare equal.
 
-    Unreachable pages (in the swap cache, no pte left) still count: they hold a slot.
+    Unreachable pages (in the swap cache, no pte left) still count: they hold a slot. `held`
+    are pages operations in flight hold; their names (None: freed) are part of the result.
     """
     page_names: dict[int, int] = {ZERO_PAGE: -1}
     slot_names: dict[Slot, tuple[int, int]] = {}
@@ -88,4 +89,5 @@ def fingerprint(s: SpecState) -> Hashable:
         s.swap.least_priority,
         tuple(sorted((d, sum(1 for slot in s.slots if slot[0] == d))
                      for d in range(len(s.swap.devices)))),
+        tuple(page_names.get(page) if page in s.pages else None for page in held),
     )

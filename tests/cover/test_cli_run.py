@@ -43,6 +43,10 @@ def fix3(tmp_path: Path) -> Path:
     return path
 
 
+def words(text: str) -> list[str]:
+    return text.split()
+
+
 def _row(out: str, first: str) -> list[str]:
     """The words of the first line starting with the word `first`."""
     return next(line for line in out.splitlines() if line.startswith(first + " ")).split()
@@ -58,15 +62,15 @@ def test_expected_divergence_passes_with_its_tables(
     assert verdict[:4] == ["prefix-cow-fork-write", "diverges", "shared-writable", "diverges:"]
     assert verdict[-1] == "ok"
     # signatures with the line of the operation where each first shows
-    assert _row(out, "shared-writable") == "shared-writable L7 migrate p0 0x1000 1 unlocked".split()
+    assert _row(out, "shared-writable") == words("shared-writable L7 migrate p0 0x1000 1 unlocked")
     assert _row(out, "data")[:2] == ["data", "L10"]
     # the ptes side by side: spec private and read-only in p0; the model shares one writable page
     assert _row(out, "p0") == (
-        "p0 0x1000 present no P0 1 0xaa present yes* P0* 1 0xbb*".split()
+        words("p0 0x1000 present no P0 1 0xaa present yes* P0* 1 0xbb*")
     )
-    assert _row(out, "p1") == "p1 0x1000 present yes P1 0 0xbb present yes P0* 1* 0xbb".split()
+    assert _row(out, "p1") == words("p1 0x1000 present yes P1 0 0xbb present yes P0* 1* 0xbb")
     # the result that differs, with its line
-    assert _row(out, "11") == "11 fault p0 0x1000 read => 0xaa 0xaa 0xbb".split()
+    assert _row(out, "11") == words("11 fault p0 0x1000 read => 0xaa 0xaa 0xbb")
     # the interleaving: the fork preempts the migration after its sixth step
     assert "parallel block 0 (executed schedule 0 0 0 0 0 0 1 1 1 1 1 1" in out
     fork_row = _row(out, "6")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
@@ -68,9 +69,20 @@ def annotated_programs(draw: st.DrawFn) -> Program:
     )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(annotated_programs())
 def test_printing_then_parsing_gives_the_program_back(program: Program) -> None:
+    _round_trips(program)
+
+
+@pytest.mark.slow
+@settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(annotated_programs())
+def test_printing_then_parsing_gives_the_program_back_long(program: Program) -> None:
+    _round_trips(program)
+
+
+def _round_trips(program: Program) -> None:
     text = format_program(program)
     parsed = parse(text)
     assert parsed == program
@@ -124,9 +136,16 @@ def _spaced(text: str) -> str:
     return text + " "
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 @given(from_lark(lark_parser(), explicit=_meaningful_terminals()))
 def test_meaningful_grammar_text_parses_or_gives_a_dsl_error(text: str) -> None:
+    _parses_or_fails_cleanly(text)
+
+
+@pytest.mark.slow
+@settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(from_lark(lark_parser(), explicit=_meaningful_terminals()))
+def test_meaningful_grammar_text_parses_or_gives_a_dsl_error_long(text: str) -> None:
     _parses_or_fails_cleanly(text)
 
 

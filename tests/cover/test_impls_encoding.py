@@ -7,6 +7,7 @@ import pytest
 from difftest.program import Config
 from impls import Kernel, KernelBug
 from impls.pte import SwapEncoding
+from impls.structs import Page
 from impls.testing import booted, drive
 
 
@@ -38,7 +39,7 @@ def test_migration_entry_predicates_and_downgrade() -> None:
     assert enc.make_migration_entry_read(read) == read
 
 
-def locked_page(kernel: Kernel):
+def locked_page(kernel: Kernel) -> Page:
     page = kernel.alloc_page()
     drive(kernel, kernel.lock_page(page, "test"))  # the page stays locked after the task ends
     assert page.locked

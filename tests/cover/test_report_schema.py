@@ -34,7 +34,9 @@ def load_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-def validate(instance: Any, schema: dict[str, Any], root: dict[str, Any], path: str = "$") -> list[str]:
+def validate(
+    instance: Any, schema: dict[str, Any], root: dict[str, Any], path: str = "$"
+) -> list[str]:
     """Every way `instance` breaks `schema`, as `path: problem` strings (empty: valid)."""
     unknown = set(schema) - _KNOWN_KEYWORDS
     if unknown:
@@ -57,7 +59,7 @@ def validate(instance: Any, schema: dict[str, Any], root: dict[str, Any], path: 
         if key in schema:
             found = [validate(instance, option, root, path) for option in schema[key]]
             matches = sum(not p for p in found)
-            if matches == 0 or key == "oneOf" and matches > 1:
+            if matches == 0 or (key == "oneOf" and matches > 1):
                 problems.append(f"{path}: matches {matches} of the {key} options")
                 # Say why it failed the closest option: that is the one the author meant.
                 problems += min(found, key=len) if matches == 0 else []
@@ -74,7 +76,8 @@ def validate(instance: Any, schema: dict[str, Any], root: dict[str, Any], path: 
 
 def _validate_object(instance: dict[str, Any], schema: dict[str, Any], root: dict[str, Any],
                      path: str) -> list[str]:
-    problems = [f"{path}: missing {key!r}" for key in schema.get("required", ()) if key not in instance]
+    required = schema.get("required", ())
+    problems = [f"{path}: missing {key!r}" for key in required if key not in instance]
     properties = schema.get("properties", {})
     extra = schema.get("additionalProperties", True)
     for key, value in instance.items():

@@ -8,6 +8,8 @@ lowest-numbered runnable thread runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 import impls
@@ -118,7 +120,9 @@ def assert_clean(out: Outcome) -> None:
     [(fix1_locked, "p2", 5), (fix1_unlocked, "p1", 4)],
     ids=["three-process-locked", "two-process-unlocked"],
 )
-def test_fix1_orphan_migration_entry(program, grandchild: str, fault_op: int) -> None:
+def test_fix1_orphan_migration_entry(
+    program: Callable[[], Program], grandchild: str, fault_op: int
+) -> None:
     prog = program()
     post = impls.run("postfix", prog)
     assert_clean(post)
@@ -152,7 +156,7 @@ def test_fix1_orphan_bugs_a_later_migration_of_the_new_page() -> None:
     ids=["three-process-locked", "two-process-unlocked"],
 )
 def test_fix3_fork_makes_parent_and_child_share_a_writable_page(
-    program, parent: str, child: str, read_op: int
+    program: Callable[[], Program], parent: str, child: str, read_op: int
 ) -> None:
     prog = program()
     post = impls.run("postfix", prog)
@@ -218,6 +222,6 @@ def test_fix2_leaked_pte_mapping_only_with_highpte(highpte: bool) -> None:
 @pytest.mark.parametrize(
     "program", [fix1_locked, fix1_unlocked, fix3_locked, fix3_unlocked], ids=lambda f: f.__name__
 )
-def test_prefix_combines_the_reverted_fixes(program) -> None:
+def test_prefix_combines_the_reverted_fixes(program: Callable[[], Program]) -> None:
     pre = impls.run("prefix", program())
     assert pre.bugs or any(v.name == "I4" for v in pre.violations)

@@ -6,6 +6,10 @@ import spec
 from difftest.outcome import ERRNO, Outcome
 from difftest.parse import parse
 from spec.allowances import ALLOWANCE_NAMES, ALLOWANCES
+from spec.branch import Concurrent
+from spec.linearize import World
+from spec.state import Present, SpecState, Swapped
+from spec.step import finish, step
 
 A = 0x1000
 
@@ -180,3 +184,70 @@ def test_allowance_list_is_documented() -> None:
         assert f"`{allowance.name}`" in text
         assert allowance.description
     assert len(ALLOWANCE_NAMES) == len(ALLOWANCES)
+
+
+SWAP_CACHED_RACE = f"""
+    swapon  4
+    map     p0 {A:#x} 1 rw
+    fault   p0 {A:#x} write 0x1
+    fork    p0 p1
+    pageout p0 {A:#x}
+    fault   p0 {A:#x} read
+    parallel {{
+      thread {{ migrate p0 {A:#x} 1 }}
+      thread {{ fault p1 {A:#x} write 0x2 }}
+      thread {{ fault p0 {A:#x} write 0x3 }}
+    }}
+"""
+
+
+def test_migrate_stale_lookup_moves_the_page_found_wherever_it_is_mapped_later() -> None:
+    # The migration finds p0's page (in the swap cache); p0 then copies it away and p1 swaps
+    # it in writable; the migration moves it after all: p1's pte becomes a swap pte (a swap
+    # cache page is unmapped to swap ptes), p0 keeps its copy.
+    outcomes = spec.run(parse(SWAP_CACHED_RACE))
+    stale = [o for o in outcomes
+             if o.state[("p1", A)].kind == "swap" and o.state[("p0", A)].kind == "present"]
+    assert [o.allowances for o in stale] == [frozenset({"migrate-stale-lookup"})]
+    assert stale[0].results[6] == 1 and stale[0].state[("p1", A)].data == 2
+
+
+def test_migrate_racing_a_migration_of_the_same_page_may_find_no_page() -> None:
+    outcomes = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        fork  p0 p1
+        parallel {{
+          thread {{ migrate p0 {A:#x} 1 }}
+          thread {{ migrate p1 {A:#x} 1 }}
+        }}
+    """)
+    enoent = [o for o in outcomes if -ERRNO["ENOENT"] in o.results.values()]
+    assert enoent and all(o.allowances == {"migrate-busy"} for o in enoent)
+
+
+def test_pageout_stale_lookup_reclaims_the_page_found_in_a_second_step() -> None:
+    program = parse(f"""
+        swapon 4
+        map    p0 {A:#x} 1 rw
+        fault  p0 {A:#x} write 0x1
+        fork   p0 p1
+        pageout p0 {A:#x}
+        fault  p1 {A:#x} write 0x2
+    """)
+    state = World(SpecState(program.config), {})
+    ops = program.ops()
+    for op_id, op in enumerate(ops[:4]):
+        state = state.after(step(state.state, op_id, op, ())[0], 0)
+    found_page = state.state.ptes[("p0", A)].page  # type: ignore[union-attr]
+    branches = step(state.state, 4, ops[4], (Concurrent(5, ops[5]),))
+    pending = [b for b in branches if b.pending is not None]
+    assert [b.allowances for b in pending] == [frozenset({"pageout-stale-lookup"})]
+    assert pending[0].results == {} and pending[0].pending.page == found_page  # type: ignore[union-attr]
+    # p1 copies the page away before the reclaim: only p0's pte goes to swap.
+    after_copy = step(pending[0].state, 5, ops[5], ())[0]
+    [done] = finish(after_copy.state, pending[0].pending,  # type: ignore[arg-type]
+                    others_running=False)
+    assert done.results == {4: 0}
+    assert isinstance(done.state.ptes[("p0", A)], Swapped)
+    assert isinstance(done.state.ptes[("p1", A)], Present)

@@ -1,0 +1,345 @@
+"""The hunt engine behind `ptediff hunt`: search for divergences until the budget is spent.
+
+The search runs hypothesis on the differential property (`difftest.property`) in chunks of
+examples. Each chunk ignores the (implementation, class) pairs already found, so a finding
+never hides the next one, and every class is found on its own. Each new finding is shrunk by
+hypothesis, simplified (`difftest.simplify`), located (the op where it first shows), classified
+against the post-fix model (`difftest.differ.classify`) and optionally saved as a `.pte` file
+(`difftest.regressions`).
+
+Determinism: with a `seed` every chunk gets a seed derived from it and no example database is
+used, so the same seed and `max_examples` give the same findings (hypothesis itself stops
+looking for more bugs 10 s after the first one in a run; chunks are small enough that this does
+not bite). Without a seed hypothesis picks its own randomness (unless the profile derandomizes)
+and the first chunk uses the profile's database as a cache of earlier failures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hypothesis import Verbosity, settings
+from hypothesis import seed as with_seed
+from hypothesis import strategies as st
+
+import impls as models
+from difftest import profiles
+from difftest.check import check, check_located
+from difftest.differ import Judgement, classify
+from difftest.errors import PtediffError
+from difftest.printer import format_program
+from difftest.program import Program
+from difftest.property import (
+    ClassKey,
+    DifferentialProperty,
+    DivergenceFound,
+    ImplRef,
+    Named,
+    collect_failures,
+    differential_test,
+    resolve_impls,
+)
+from difftest.regressions import save
+from difftest.simplify import Simplified, simplify
+
+POSTFIX = "postfix"
+PREFIX = "prefix"
+CHUNK_EXAMPLES = 100  # examples per hypothesis run
+Progress = Callable[[int, int, float | None], None]  # (examples run, found, seconds left)
+
+
+class HuntError(PtediffError):
+    """A hunt that cannot start: a bad budget or an unknown profile."""
+
+
+@dataclass(frozen=True)
+class ProgramSize:
+    ops: int
+    threads: int  # most threads in one parallel block (1: none)
+    preemptions: int
+    lines: int  # lines of the printed program
+
+    @classmethod
+    def of(cls, program: Program, preemptions: int) -> ProgramSize:
+        threads = max((len(block.threads) for block in program.blocks()), default=1)
+        lines = len(format_program(program).splitlines())
+        return cls(len(program.ops()), threads, preemptions, lines)
+
+
+@dataclass
+class Finding:
+    """One (implementation, primary signature class) the hunt found."""
+
+    impl: str
+    signature: str
+    op: int | None  # where it first shows in the minimal program
+    examples_to_first: int  # property runs up to and including the first failing one
+    seconds_to_first: float
+    shrunk: Program  # as hypothesis left it
+    program: Program  # simplified: the minimal program reported and saved
+    judgement: Judgement | None  # None for a model crash
+    size: ProgramSize
+    concurrency: str  # sequential / threads / preemptions
+    saved: Path | None = None
+    classification: str | None = None  # fixed / fix-incomplete / spec-gap / agree
+    detail: str = ""  # for a crash: the exception
+
+    @property
+    def text(self) -> str:
+        return format_program(self.program)
+
+
+@dataclass
+class HuntReport:
+    impls: tuple[str, ...]
+    findings: list[Finding] = field(default_factory=list)
+    examples: int = 0  # property runs, shrinking included
+    seconds: float = 0.0
+    chunks: int = 0
+    seed: int | None = None
+    profile: str = profiles.DEFAULT_PROFILE
+    max_examples: int | None = None
+    budget_seconds: float | None = None
+    errors: list[str] = field(default_factory=list)  # hypothesis errors other than divergences
+
+    def finding(self, impl: str, signature: str) -> Finding | None:
+        return next((f for f in self.findings if (f.impl, f.signature) == (impl, signature)), None)
+
+    def rows(self) -> list[tuple[str, Finding | None]]:
+        """Per implementation its findings in order, or one (impl, None) row if none."""
+        rows: list[tuple[str, Finding | None]] = []
+        for impl in self.impls:
+            found = [f for f in self.findings if f.impl == impl]
+            if found:
+                rows.extend((impl, f) for f in found)
+            else:
+                rows.append((impl, None))
+        return rows
+
+
+def hunt(
+    impls: Sequence[ImplRef] | None = None,
+    *,
+    max_examples: int | None = None,
+    seconds: float | None = None,
+    seed: int | None = None,
+    profile: str = profiles.DEFAULT_PROFILE,
+    save_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    check_invariants: bool = False,
+    strategy: st.SearchStrategy[Program] | None = None,
+) -> HuntReport:
+    """Search the given implementations (default: every registered one) for divergences.
+
+    Budget: `max_examples` generated examples and/or `seconds` of wall time; neither → the
+    profile's max_examples. The hunt stops when either is spent.
+    """
+    base = _profile(profile)
+    if max_examples is None and seconds is None:
+        max_examples = base.max_examples
+    if max_examples is not None and max_examples < 1:
+        raise HuntError(f"max_examples must be at least 1, not {max_examples}")
+    if seconds is not None and seconds <= 0:
+        raise HuntError(f"seconds must be positive, not {seconds}")
+    named = resolve_impls(impls if impls is not None else list(models.REGISTRY))
+    report = HuntReport(
+        tuple(name for name, _ in named),
+        seed=seed,
+        profile=profile,
+        max_examples=max_examples,
+        budget_seconds=seconds,
+    )
+    search = _Search(named, report, progress, seconds, check_invariants, strategy)
+    remaining = max_examples
+    while (remaining is None or remaining > 0) and not search.out_of_time():
+        size = CHUNK_EXAMPLES if remaining is None else min(CHUNK_EXAMPLES, remaining)
+        chunk_settings = settings(
+            base,
+            max_examples=size,
+            database=base.database if seed is None and report.chunks == 0 else None,
+            verbosity=Verbosity.quiet,
+            report_multiple_bugs=True,
+        )
+        chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
+        for divergence in search.run_chunk(chunk_settings, chunk_seed):
+            _record(report, search, divergence, save_dir, check_invariants)
+        report.chunks += 1
+        if remaining is not None:
+            remaining -= size
+    report.seconds = search.elapsed()
+    return report
+
+
+def _profile(name: str) -> settings:
+    try:
+        return profiles.profile(name)
+    except KeyError as error:
+        raise HuntError(str(error.args[0])) from None
+
+
+def _chunk_seed(seed: int | None, chunk: int, derandomize: bool) -> int | None:
+    if seed is None and not derandomize:
+        return None
+    return (seed or 0) * 1_000_003 + chunk
+
+
+class _Search:
+    """The running state of a hunt: counters for progress and first sightings, the ignore set."""
+
+    def __init__(
+        self,
+        named: tuple[Named, ...],
+        report: HuntReport,
+        progress: Progress | None,
+        seconds: float | None,
+        check_invariants: bool,
+        strategy: st.SearchStrategy[Program] | None,
+    ) -> None:
+        self.named = named
+        self.report = report
+        self.progress = progress
+        self.seconds = seconds
+        self.check_invariants = check_invariants
+        self.strategy = strategy
+        self.started = time.monotonic()
+        self.first_seen: dict[ClassKey, tuple[int, float]] = {}
+        self.found: set[ClassKey] = set()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def out_of_time(self) -> bool:
+        return self.seconds is not None and self.elapsed() >= self.seconds
+
+    def seconds_left(self) -> float | None:
+        return None if self.seconds is None else max(0.0, self.seconds - self.elapsed())
+
+    def observe(self, program: Program, judged: Sequence[tuple[str, Judgement | None]]) -> None:
+        self.report.examples += 1
+        for name, judgement in judged:
+            if judgement is None:
+                key = (name, "crash")
+            elif judgement.divergence is not None:
+                key = (name, judgement.divergence.primary.cls)
+            else:
+                continue
+            self.first_seen.setdefault(key, (self.report.examples, self.elapsed()))
+        if self.progress is not None:
+            self.progress(self.report.examples, len(self.found), self.seconds_left())
+
+    def run_chunk(self, chunk_settings: settings, chunk_seed: int | None) -> list[DivergenceFound]:
+        prop = DifferentialProperty(
+            self.named,
+            check_invariants=self.check_invariants,
+            ignore=frozenset(self.found),
+            observer=self.observe,
+        )
+        test = differential_test(prop, self.strategy)
+        if chunk_seed is not None:
+            test = with_seed(chunk_seed)(test)
+        test = chunk_settings(test)
+        try:
+            test()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # the divergences hypothesis reports, and anything else
+            collected = collect_failures(error)
+            self.report.errors.extend(f"{type(e).__name__}: {e}" for e in collected.errors)
+            new = [d for d in collected.divergences if d.key not in self.found]
+            self.found.update(d.key for d in new)
+            return sorted(new, key=lambda d: (self.report.impls.index(d.impl), d.cls))
+        return []
+
+
+def _record(
+    report: HuntReport,
+    search: _Search,
+    divergence: DivergenceFound,
+    save_dir: str | Path | None,
+    check_invariants: bool,
+) -> None:
+    kernel = dict(search.named)[divergence.impl]
+    first = search.first_seen.get(
+        divergence.key,
+        search.first_seen.get((divergence.impl, "crash"), (report.examples, search.elapsed())),
+    )
+    if divergence.judgement is None:  # a model crash: nothing to judge or simplify
+        finding = Finding(
+            divergence.impl,
+            divergence.cls,
+            None,
+            first[0],
+            first[1],
+            divergence.program,
+            divergence.program,
+            None,
+            ProgramSize.of(divergence.program, 0),
+            "sequential" if not divergence.program.blocks() else "threads",
+            detail=divergence.detail,
+        )
+        report.findings.append(finding)
+        return
+    simplified = simplify(
+        divergence.program, kernel, divergence.cls, check_invariants=check_invariants
+    )
+    located = check_located(simplified.program, kernel, check_invariants=check_invariants)
+    judgement = located if _shows(located, divergence.cls) else simplified.judgement
+    assert judgement.divergence is not None
+    finding = Finding(
+        impl=divergence.impl,
+        signature=divergence.cls,
+        op=judgement.divergence.primary.op,
+        examples_to_first=first[0],
+        seconds_to_first=first[1],
+        shrunk=divergence.program,
+        program=simplified.program,
+        judgement=judgement,
+        size=ProgramSize.of(simplified.program, simplified.preemptions),
+        concurrency=simplified.concurrency,
+        classification=_classification(search, divergence.impl, simplified, check_invariants),
+    )
+    if save_dir is not None:
+        postfix = None
+        if POSTFIX in dict(search.named) and divergence.impl != POSTFIX:
+            postfix = check(
+                simplified.program, dict(search.named)[POSTFIX], check_invariants=check_invariants
+            )
+        finding.saved = save(
+            simplified.program,
+            judgement,
+            divergence.impl,
+            save_dir,
+            postfix_judgement=postfix,
+            check_invariants=check_invariants,
+        )
+    report.findings.append(finding)
+
+
+def _shows(judgement: Judgement, cls: str) -> bool:
+    return judgement.divergence is not None and judgement.divergence.primary.cls == cls
+
+
+def _classification(
+    search: _Search, impl: str, simplified: Simplified, check_invariants: bool
+) -> str | None:
+    """fixed / fix-incomplete / spec-gap / agree, when the post-fix and a pre-fix model ran."""
+    kernels = dict(search.named)
+    if POSTFIX not in kernels:
+        return None
+    if impl == POSTFIX:
+        pre_name = (
+            PREFIX
+            if PREFIX in kernels
+            else next((name for name in kernels if name != POSTFIX), None)
+        )
+        if pre_name is None:
+            return None
+        post = simplified.judgement
+        pre = check(simplified.program, kernels[pre_name], check_invariants=check_invariants)
+    else:
+        pre = simplified.judgement
+        post = check(simplified.program, kernels[POSTFIX], check_invariants=check_invariants)
+    return classify(post, pre)

@@ -1,0 +1,141 @@
+"""Save a minimal divergence as a `.pte` regression file: the durable record of a hunt.
+
+The hypothesis example database is only a cache; a saved file is what a later `pytest` run
+(through the `.pte` plugin) and a reviewer read. A file holds
+
+* a leading comment naming the implementation, the signature class and the operation where
+  it first shows;
+* the `config` line (when not default) and `expect` lines: `postfix agrees` only when the
+  post-fix model really agrees on this program, and `IMPL diverges CLASS`;
+* the program itself, schedules included, in canonical form.
+
+Files are named `<impl>-<class>-<hash8>.pte`, the hash taken over the class and the program's
+canonical text: the same divergence class on the same program is saved once, whichever
+implementation found it. Writing is atomic (a temporary file in the same directory, then a
+link to the final name, which fails rather than replace an existing file), and an existing
+file is never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from difftest.check import check
+from difftest.differ import Judgement
+from difftest.errors import PtediffError
+from difftest.parse import parse
+from difftest.printer import format_op, format_program
+from difftest.program import Expect, Program
+
+POSTFIX = "postfix"
+
+
+class SaveError(PtediffError):
+    """A regression file cannot be written where asked (not a directory, no permission...)."""
+
+
+def save(
+    program: Program,
+    judgement: Judgement,
+    impl_name: str,
+    directory: str | Path,
+    *,
+    postfix_judgement: Judgement | None = None,
+    check_invariants: bool = False,
+) -> Path | None:
+    """Write `program`'s divergence on `impl_name` to `directory`; the new file's path, or None
+    when the same class on the same program is already saved there.
+
+    `postfix_judgement`: the post-fix model's judgement of `program` if already known (it is run
+    otherwise, to decide whether `expect postfix agrees` is true).
+    """
+    if judgement.divergence is None:
+        raise ValueError("save() needs a diverging judgement")
+    cls = judgement.divergence.primary.cls
+    bare = dataclasses.replace(program, comments=(), expects=())
+    digest = content_hash(bare, cls)
+    target_dir = _directory(directory)
+    if any(target_dir.glob(f"*-{_slug(cls)}-{digest}.pte")):
+        return None
+    if impl_name != POSTFIX and postfix_judgement is None:
+        postfix_judgement = check(bare, POSTFIX, check_invariants=check_invariants)
+    text = format_program(_annotated(bare, judgement, impl_name, postfix_judgement))
+    if dataclasses.replace(parse(text), comments=(), expects=()) != bare:
+        raise AssertionError("the saved text does not parse back to the same program")
+    return _write_new(target_dir / f"{_slug(impl_name)}-{_slug(cls)}-{digest}.pte", text)
+
+
+def content_hash(program: Program, cls: str) -> str:
+    """8 hex digits over the class and the program's canonical text (no comments or expects)."""
+    bare = dataclasses.replace(program, comments=(), expects=())
+    text = f"{cls}\n{format_program(bare)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _annotated(
+    program: Program, judgement: Judgement, impl_name: str, postfix: Judgement | None
+) -> Program:
+    assert judgement.divergence is not None
+    primary = judgement.divergence.primary
+    ops = program.ops()
+    comments = [f"Found by ptediff hunt: {impl_name} diverges from the spec with {primary.cls}"]
+    if primary.op is not None and 0 <= primary.op < len(ops):
+        comments.append(f"first showing at op {primary.op}: {format_op(ops[primary.op])}")
+    others = [sig.cls for sig in judgement.divergence.signatures[1:]]
+    if others:
+        comments.append("also: " + ", ".join(others))
+    expects = []
+    if impl_name != POSTFIX and postfix is not None and postfix.agrees:
+        expects.append(Expect(POSTFIX, "agrees"))
+    expects.append(Expect(impl_name, "diverges", (primary.cls,)))
+    return dataclasses.replace(program, comments=tuple(comments), expects=tuple(expects))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def _directory(directory: str | Path) -> Path:
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SaveError(f"cannot create the save directory {str(path)!r}: {error}") from error
+    if not path.is_dir():
+        raise SaveError(f"the save path {str(path)!r} is not a directory")
+    return path
+
+
+def _write_new(path: Path, text: str) -> Path | None:
+    """Write `text` to a new file `path` atomically; None if `path` already exists."""
+    if path.exists():
+        return None
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".pte", dir=path.parent)
+    except OSError as error:
+        raise SaveError(f"cannot write in {str(path.parent)!r}: {error}") from error
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # an atomic rename that refuses to replace a file
+        except FileExistsError:
+            return None
+        except OSError:  # no hard links on this filesystem: rename, after a last check
+            if path.exists():
+                return None
+            os.replace(temporary, path)
+        return path
+    except OSError as error:
+        raise SaveError(f"cannot write {str(path)!r}: {error}") from error
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)

@@ -1,0 +1,415 @@
+"""Simplify a minimal failing program and the execution that shows its divergence.
+
+Hypothesis leaves a program that no single choice change can shrink; this module works on the
+program itself, keeping every candidate that still shows the **same primary signature class**
+on the same implementation:
+
+1. drop operations one at a time (a thread left empty goes, a block left with one thread is
+   unpacked);
+2. sequential: unpack parallel blocks into plain operations (each thread order);
+3. fewer threads: move a thread, or a thread's first or last operation, out of its block, or
+   merge two threads;
+4. fewer preemptions: explore the program's schedules with a growing preemption bound
+   (`difftest.explore`) and keep the shortest schedule with the fewest preemptions;
+5. canonical names: children `p1, p2, ...` in creation order, written values `1, 2, ...`,
+   the lowest address at 0x1000.
+
+Edits keep the interleaving: a block's executed steps (from the model's trace) are edited
+along with its threads and become its new explicit schedule. A preemption is a switch away from
+a thread that could still run (`difftest.explore.count_preemptions`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import impls
+from difftest.check import spec_outcomes
+from difftest.differ import Judgement, judge
+from difftest.errors import DslValidationError
+from difftest.explore import ScheduleEnumerator, count_preemptions, witness_schedule
+from difftest.outcome import Outcome
+from difftest.program import (
+    INITIAL_PROC,
+    PAGE_SIZE,
+    Fault,
+    Fork,
+    Migrate,
+    Op,
+    Parallel,
+    Program,
+    Step,
+    Swapon,
+    Thread,
+)
+from difftest.strategies import normalize_schedule
+from difftest.validate import validate
+
+Concurrency = Literal["sequential", "threads", "preemptions"]
+MAX_PREEMPTION_BOUND = 2  # exploring beyond this costs more than a simpler schedule is worth
+MAX_SCHEDULES_PER_BOUND = 2000
+MAX_PASSES = 8
+
+
+@dataclass(frozen=True)
+class Simplified:
+    """The simplest program found that still shows the divergence class."""
+
+    program: Program
+    judgement: Judgement
+    outcome: Outcome
+    preemptions: int  # in the run that shows it
+    threads: int  # most threads in one parallel block (1 when there is none)
+
+    @property
+    def concurrency(self) -> Concurrency:
+        """sequential: no parallel block; threads: needs one, but no preemption; else
+        preemptions."""
+        if not self.program.blocks():
+            return "sequential"
+        return "threads" if self.preemptions == 0 else "preemptions"
+
+
+class Reproducer:
+    """Runs candidates on one implementation and tells whether they show the class."""
+
+    def __init__(self, kernel: type, cls: str, *, check_invariants: bool = False) -> None:
+        self.kernel = kernel
+        self.cls = cls
+        self.check_invariants = check_invariants
+        self.runs = 0
+
+    def run(self, program: Program) -> Outcome:
+        self.runs += 1
+        return impls.run(self.kernel, program, check_invariants=self.check_invariants)
+
+    def judge(self, program: Program, outcome: Outcome) -> Judgement:
+        return judge(program, spec_outcomes(program), outcome)
+
+    def shows(self, program: Program) -> tuple[Outcome, Judgement] | None:
+        """The run and its judgement when `program` is valid and shows the class."""
+        try:
+            validate(program)
+        except DslValidationError:
+            return None
+        outcome = self.run(program)
+        judgement = self.judge(program, outcome)
+        if judgement.divergence is None or judgement.divergence.primary.cls != self.cls:
+            return None
+        return outcome, judgement
+
+
+def simplify(
+    program: Program, kernel: type, cls: str, *, check_invariants: bool = False
+) -> Simplified:
+    """Simplify `program`, which shows divergence class `cls` on `kernel` (ValueError if not)."""
+    reproducer = Reproducer(kernel, cls, check_invariants=check_invariants)
+    shown = reproducer.shows(program)
+    if shown is None:
+        raise ValueError(f"the program does not show {cls} on {getattr(kernel, 'NAME', kernel)}")
+    best = _Best(program, *shown)
+    for _ in range(MAX_PASSES):
+        before = best.program
+        for candidates in (_without_one_op, _sequential, _fewer_threads, _simpler_ops):
+            _improve(best, reproducer, candidates)
+        if best.program == before:
+            break
+    _fewest_preemptions(best, reproducer)
+    _improve(best, reproducer, _canonical)
+    return Simplified(
+        best.program,
+        best.judgement,
+        best.outcome,
+        count_preemptions(best.outcome.trace),
+        max((len(block.threads) for block in best.program.blocks()), default=1),
+    )
+
+
+@dataclass
+class _Best:
+    program: Program
+    outcome: Outcome
+    judgement: Judgement
+
+
+def _improve(
+    best: _Best, reproducer: Reproducer, candidates: Callable[[_Best], Iterator[Program]]
+) -> None:
+    """Take the first candidate that shows the class, and start over from it, until none does."""
+    progress = True
+    while progress:
+        progress = False
+        for candidate in candidates(best):
+            if candidate == best.program:
+                continue
+            shown = reproducer.shows(candidate)
+            if shown is not None:
+                best.program, (best.outcome, best.judgement) = candidate, shown
+                progress = True
+                break
+
+
+# ---------------------------------------------------------------------------------------------
+# The editable form of a program: op ids and, per block, the executed steps
+
+
+@dataclass
+class _Block:
+    threads: list[list[tuple[int, Op]]]  # per thread: (op id in the original, op)
+    steps: list[tuple[int, int]]  # executed steps: (thread index, op id)
+
+
+_Layout = list["tuple[int, Op] | _Block"]
+
+
+def _layout(program: Program, outcome: Outcome) -> _Layout:
+    layout: _Layout = []
+    op_id = 0
+    block_index = 0
+    for step in program.steps:
+        if isinstance(step, Parallel):
+            threads = []
+            for thread in step.threads:
+                threads.append([(op_id + i, op) for i, op in enumerate(thread.ops)])
+                op_id += len(thread.ops)
+            steps = [(s.thread, s.op) for s in outcome.trace if s.block == block_index]
+            layout.append(_Block(threads, steps))
+            block_index += 1
+        else:
+            layout.append((op_id, step))
+            op_id += 1
+    return layout
+
+
+def _program(base: Program, layout: _Layout) -> Program:
+    steps: list[Step] = []
+    for item in layout:
+        if not isinstance(item, _Block):
+            steps.append(item[1])
+            continue
+        keep = [index for index, ops in enumerate(item.threads) if ops]
+        if len(keep) < 2:
+            steps.extend(op for index in keep for _, op in item.threads[index])
+            continue
+        renumber = {old: new for new, old in enumerate(keep)}
+        schedule = [renumber[thread] for thread, _ in item.steps if thread in renumber]
+        threads = tuple(Thread(tuple(op for _, op in item.threads[i])) for i in keep)
+        steps.append(Parallel(threads, normalize_schedule(schedule)))
+    return dataclasses.replace(base, steps=tuple(steps))
+
+
+def _copy(layout: _Layout) -> _Layout:
+    return [
+        _Block([list(ops) for ops in item.threads], list(item.steps))
+        if isinstance(item, _Block)
+        else item
+        for item in layout
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidate generators (each yields programs, simplest first)
+
+
+def _without_one_op(best: _Best) -> Iterator[Program]:
+    layout = _layout(best.program, best.outcome)
+    op_ids = [op_id for op_id in range(len(best.program.ops()))]
+    for victim in reversed(op_ids):
+        edited = _copy(layout)
+        for index, item in enumerate(edited):
+            if isinstance(item, _Block):
+                item.threads = [[(i, op) for i, op in ops if i != victim] for ops in item.threads]
+                item.steps = [(t, i) for t, i in item.steps if i != victim]
+            elif item[0] == victim:
+                del edited[index]
+                break
+        yield _program(best.program, edited)
+
+
+def _sequential(best: _Best) -> Iterator[Program]:
+    """Every block unpacked (thread order first, then the other orders), then one at a time."""
+    layout = _layout(best.program, best.outcome)
+    blocks = [index for index, item in enumerate(layout) if isinstance(item, _Block)]
+    if not blocks:
+        return
+    yield _program(best.program, _unpacked(layout, blocks, None))
+    for index in blocks:
+        block = layout[index]
+        assert isinstance(block, _Block)
+        for order in itertools.permutations(range(len(block.threads))):
+            yield _program(best.program, _unpacked(layout, [index], order))
+
+
+def _unpacked(layout: _Layout, blocks: list[int], order: tuple[int, ...] | None) -> _Layout:
+    result: _Layout = []
+    for index, item in enumerate(layout):
+        if isinstance(item, _Block) and index in blocks:
+            threads = item.threads if order is None else [item.threads[i] for i in order]
+            result.extend(op for ops in threads for op in ops)
+        else:
+            result.append(item)
+    return result
+
+
+def _fewer_threads(best: _Best) -> Iterator[Program]:
+    """Hoist a thread or a thread's end operation out of its block, or merge two threads."""
+    layout = _layout(best.program, best.outcome)
+    for index, item in enumerate(layout):
+        if not isinstance(item, _Block):
+            continue
+        n = len(item.threads)
+        for thread in range(n):
+            ops = item.threads[thread]
+            yield _program(best.program, _hoisted(layout, index, thread, ops, before=True))
+            yield _program(best.program, _hoisted(layout, index, thread, ops, before=False))
+        for thread in range(n):
+            ops = item.threads[thread]
+            if len(ops) > 1:
+                yield _program(best.program, _hoisted(layout, index, thread, ops[:1], True))
+                yield _program(best.program, _hoisted(layout, index, thread, ops[-1:], False))
+        if n > 2:
+            for source, target in itertools.permutations(range(n), 2):
+                yield _program(best.program, _merged(layout, index, source, target))
+
+
+def _hoisted(
+    layout: _Layout, index: int, thread: int, ops: list[tuple[int, Op]], before: bool
+) -> _Layout:
+    edited = _copy(layout)
+    block = edited[index]
+    assert isinstance(block, _Block)
+    moved = {op_id for op_id, _ in ops}
+    block.threads[thread] = [(i, op) for i, op in block.threads[thread] if i not in moved]
+    block.steps = [(t, i) for t, i in block.steps if i not in moved]
+    position = index if before else index + 1
+    edited[position:position] = list(ops)
+    return edited
+
+
+def _merged(layout: _Layout, index: int, source: int, target: int) -> _Layout:
+    """Thread `source`'s operations appended to thread `target`; its steps become target's."""
+    edited = _copy(layout)
+    block = edited[index]
+    assert isinstance(block, _Block)
+    block.threads[target] = block.threads[target] + block.threads[source]
+    block.threads[source] = []
+    block.steps = [(target if t == source else t, i) for t, i in block.steps]
+    return edited
+
+
+def _simpler_ops(best: _Best) -> Iterator[Program]:
+    """One operation made simpler: one page, a locked migration, one swap slot, no priority."""
+    program = best.program
+    ops = program.ops()
+    for op_id, op in enumerate(ops):
+        for simpler in _simpler_forms(op):
+            yield _replace_op(program, op_id, simpler)
+
+
+def _simpler_forms(op: Op) -> list[Op]:
+    forms: list[Op] = []
+    if getattr(op, "npages", 1) > 1:
+        forms.append(dataclasses.replace(op, npages=1))
+    if isinstance(op, Migrate) and op.unlocked:
+        forms.append(dataclasses.replace(op, unlocked=False))
+    if isinstance(op, Swapon) and (op.nslots, op.prio) != (1, None):
+        forms.append(dataclasses.replace(op, nslots=1, prio=None))
+    return forms
+
+
+def _replace_op(program: Program, op_id: int, new: Op) -> Program:
+    counter = itertools.count()
+
+    def pick(op: Op) -> Op:
+        return new if next(counter) == op_id else op
+
+    steps: list[Step] = []
+    for step in program.steps:
+        if isinstance(step, Parallel):
+            threads = tuple(Thread(tuple(pick(op) for op in t.ops)) for t in step.threads)
+            steps.append(dataclasses.replace(step, threads=threads))
+        else:
+            steps.append(pick(step))
+    return dataclasses.replace(program, steps=tuple(steps))
+
+
+def _canonical(best: _Best) -> Iterator[Program]:
+    """Children renamed p1, p2... in creation order, written values 1, 2..., the lowest
+    address at 0x1000."""
+    program = best.program
+    names: dict[str, str] = {INITIAL_PROC: INITIAL_PROC}
+    for op in program.ops():
+        if isinstance(op, Fork):
+            names[op.child] = f"p{len(names)}"
+    addrs = [op.addr for op in program.ops() if hasattr(op, "addr")]
+    shift = min(addrs, default=PAGE_SIZE) - PAGE_SIZE
+    values = iter(range(1, len(program.ops()) + 1))
+
+    def rewrite(op: Op) -> Op:
+        changes: dict[str, object] = {}
+        for name in ("proc", "parent", "child"):
+            if hasattr(op, name):
+                changes[name] = names.get(getattr(op, name), getattr(op, name))
+        if hasattr(op, "addr"):
+            changes["addr"] = op.addr - shift
+        if isinstance(op, Fault) and op.write:
+            changes["value"] = next(values)
+        return dataclasses.replace(op, **changes)
+
+    steps: list[Step] = []
+    for step in program.steps:
+        if isinstance(step, Parallel):
+            threads = tuple(Thread(tuple(rewrite(op) for op in t.ops)) for t in step.threads)
+            steps.append(dataclasses.replace(step, threads=threads))
+        else:
+            steps.append(rewrite(step))
+    yield dataclasses.replace(program, steps=tuple(steps))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fewer preemptions
+
+
+def _fewest_preemptions(best: _Best, reproducer: Reproducer) -> None:
+    """The shortest schedule with the fewest preemptions that shows the class."""
+    if not best.program.blocks():
+        return
+    current = count_preemptions(best.outcome.trace)
+    nblocks = len(best.program.blocks())
+    for bound in range(min(current, MAX_PREEMPTION_BOUND) + 1):
+        enumerator = ScheduleEnumerator(
+            best.program,
+            reproducer.run,
+            preemption_bound=bound,
+            max_schedules=MAX_SCHEDULES_PER_BOUND,
+        )
+        hits = []
+        for execution in enumerator:
+            judgement = reproducer.judge(best.program, execution.outcome)
+            if judgement.divergence is not None and judgement.divergence.primary.cls == (
+                reproducer.cls
+            ):
+                witness = witness_schedule(execution.outcome.trace, nblocks)
+                hits.append((execution.preemptions, sum(map(len, witness)), witness))
+        if hits:
+            _, _, witness = min(hits)
+            candidate = _with_schedules(best.program, witness)
+            shown = reproducer.shows(candidate)
+            if shown is not None:
+                best.program, (best.outcome, best.judgement) = candidate, shown
+            return
+
+
+def _with_schedules(program: Program, schedules: tuple[tuple[int, ...], ...]) -> Program:
+    replaced = iter(schedules)
+    steps = tuple(
+        dataclasses.replace(step, schedule=normalize_schedule(next(replaced)))
+        if isinstance(step, Parallel)
+        else step
+        for step in program.steps
+    )
+    return dataclasses.replace(program, steps=steps)

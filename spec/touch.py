@@ -1,0 +1,57 @@
+"""Which pages an operation holds — locks or references — while it runs.
+
+Two operations of a parallel block race on a page when both hold it; the allowances use this
+to decide when the kernel may give a result no linearization gives.
+"""
+
+from __future__ import annotations
+
+from difftest.program import PAGE_SIZE, Exit, Fault, Fork, Migrate, Munmap, Op, Pageout
+from spec.branch import Concurrent
+from spec.paging import migration_target, pageout_target
+from spec.state import Present, SpecState, Swapped
+
+
+def pages_touched(s: SpecState, op: Op) -> set[int]:
+    """Anonymous pages the operation holds while it runs, judged on the state `s`."""
+    keys: list[tuple[str, int]] = []
+    if isinstance(op, Fault | Migrate | Pageout) and op.proc in s.vmas:
+        keys = [(op.proc, op.addr)]
+    elif isinstance(op, Fork) and op.parent in s.vmas:
+        keys = [k for k in s.keys_of(op.parent) if isinstance(s.ptes[k], Present)]
+    elif isinstance(op, Exit) and op.proc in s.vmas:
+        keys = s.keys_of(op.proc)
+    elif isinstance(op, Munmap) and op.proc in s.vmas:
+        end = op.addr + op.npages * PAGE_SIZE
+        keys = [k for k in s.keys_of(op.proc) if op.addr <= k[1] < end]
+    pages: set[int] = set()
+    for key in keys:
+        pte = s.ptes.get(key)
+        if isinstance(pte, Present):
+            pages.add(pte.page)
+        elif isinstance(pte, Swapped) and not isinstance(op, Migrate | Pageout):
+            cached = s.cached_page(pte.slot)  # swap-in and zap lock the swap cache page
+            if cached is not None:
+                pages.add(cached)
+    return {p for p in pages if s.is_anon(p)}
+
+
+def held_pages(s: SpecState, other: Concurrent) -> set[int]:
+    """The pages a concurrent operation holds: its found page when it is in flight."""
+    if other.held is not None:
+        return {other.held}
+    return pages_touched(s, other.op)
+
+
+def migrating(s: SpecState, other: Concurrent) -> int | None:
+    """The page a concurrent migrate moves (the one it found, once in flight)."""
+    if not isinstance(other.op, Migrate):
+        return None
+    return other.held if other.held is not None else migration_target(s, other.op)
+
+
+def reclaiming(s: SpecState, other: Concurrent) -> int | None:
+    """The page a concurrent pageout reclaims (the one it found, once in flight)."""
+    if not isinstance(other.op, Pageout):
+        return None
+    return other.held if other.held is not None else pageout_target(s, other.op)
