@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_impl_option(hunt, "implementation to search (repeatable; default: every registered one)")
     budget = hunt.add_mutually_exclusive_group()
     budget.add_argument("--max-examples", type=_positive_int, metavar="N",
-                        help="generated programs to run per implementation")
+                        help="generated programs to run, each on every chosen implementation")
     budget.add_argument("--seconds", type=_positive_float, metavar="S",
                         help=f"time budget (default: {DEFAULT_HUNT_SECONDS:g} s)")
     hunt.add_argument("--seed", type=int, help="make the search reproducible")
@@ -398,8 +398,6 @@ def default_impls(program: Program) -> list[str]:
     return named or list(impls.REGISTRY)
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # hunt
 # ---------------------------------------------------------------------------------------------
@@ -428,6 +426,21 @@ class ProgressLine:
 
     def __call__(self, examples: int, divergences: int, seconds_left: float | None) -> None:
         fraction = self.fraction(examples, seconds_left)
+        if not self.tty:
+            tenth = int(fraction * 10) if fraction is not None else examples // 100
+            if tenth == self.last_tenth and divergences == self.last_divergences:
+                return
+            self.last_tenth, self.last_divergences = tenth, divergences
+        self._show(examples, divergences, seconds_left, fraction)
+
+    def finish(self, examples: int, divergences: int) -> None:
+        """The final counts (shrinking runs examples past the budget), then end the line."""
+        self._show(examples, divergences, None, 1.0)
+        self.close()
+
+    def _show(
+        self, examples: int, divergences: int, seconds_left: float | None, fraction: float | None
+    ) -> None:
         counts = f"{examples} examples, {divergences} divergence{'s' * (divergences != 1)}"
         left = f", {seconds_left:.0f} s left" if seconds_left is not None else ""
         if self.tty:
@@ -436,10 +449,6 @@ class ProgressLine:
             self.stream.write(f"\rhunt {bar}{counts}{left}\033[K")
             self.drawn = True
         else:
-            tenth = int(fraction * 10) if fraction is not None else examples // 100
-            if tenth == self.last_tenth and divergences == self.last_divergences:
-                return
-            self.last_tenth, self.last_divergences = tenth, divergences
             self.stream.write(f"hunt: {counts}{left}\n")
         self.stream.flush()
 
@@ -481,9 +490,12 @@ def cmd_hunt(args: argparse.Namespace) -> int:
             progress=progress,
             check_invariants=args.invariants,
         )
-    finally:
+    except BaseException:
         if progress is not None:
             progress.close()
+        raise
+    if progress is not None:
+        progress.finish(found.examples, len(found.findings))
     for error in found.errors:
         print(f"ptediff: hunt: {error}", file=sys.stderr)
     findings = [report.HuntFinding.of(f, expected=reverts_something(f.impl))

@@ -40,6 +40,7 @@ from difftest.property import (
     Named,
     collect_failures,
     differential_test,
+    divergence_type,
     resolve_impls,
 )
 from difftest.regressions import save
@@ -166,6 +167,7 @@ def hunt(
         chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
         for divergence in search.run_chunk(chunk_settings, chunk_seed):
             _record(report, search, divergence, save_dir, check_invariants)
+            _record_others(report, search, divergence, save_dir, check_invariants)
         report.chunks += 1
         if remaining is not None:
             remaining -= size
@@ -236,6 +238,7 @@ class _Search:
             check_invariants=self.check_invariants,
             ignore=frozenset(self.found),
             observer=self.observe,
+            deadline=None if self.seconds is None else self.started + self.seconds,
         )
         test = differential_test(prop, self.strategy)
         if chunk_seed is not None:
@@ -316,6 +319,27 @@ def _record(
             check_invariants=check_invariants,
         )
     report.findings.append(finding)
+
+
+def _record_others(
+    report: HuntReport,
+    search: _Search,
+    divergence: DivergenceFound,
+    save_dir: str | Path | None,
+    check_invariants: bool,
+) -> None:
+    """The same class on the other implementations, from the same shrunk program: hypothesis
+    raises only the first implementation that shows a class, so it shrinks each class once."""
+    if divergence.judgement is None:
+        return
+    for name, kernel in search.named:
+        if (name, divergence.cls) in search.found:
+            continue
+        judgement = check(divergence.program, kernel, check_invariants=check_invariants)
+        if _shows(judgement, divergence.cls):
+            search.found.add((name, divergence.cls))
+            twin = divergence_type(name, divergence.cls)(divergence.program, judgement)
+            _record(report, search, twin, save_dir, check_invariants)
 
 
 def _shows(judgement: Judgement, cls: str) -> bool:

@@ -4,7 +4,8 @@
   run every time, whatever the machine.
 * `dev` (the default): a few hundred examples, the example database as a cache of earlier
   failures (`.hypothesis/`, never the durable record: that is the saved `.pte` files).
-* `deep`: long campaigns.
+* `deep`: long campaigns, with hypothesis's target phase climbing toward the races
+  (`difftest.property.race_targets`).
 
 No profile has a deadline: a run's cost depends on the program (a parallel block with many
 steps is slower), and a timing failure would be noise, never a divergence. Health checks stay
@@ -14,11 +15,17 @@ name, so importing this module changes no other test's settings.
 
 from __future__ import annotations
 
-from hypothesis import settings
+from hypothesis import Phase, settings
+
+# The target phase (hill climbing on `hypothesis.target` observations) pays off only in long
+# campaigns; in short runs it spends most of the budget mutating a few examples.
+_NO_TARGET = tuple(phase for phase in Phase if phase is not Phase.target)
 
 PROFILES: dict[str, settings] = {
-    "ci": settings(max_examples=200, derandomize=True, deadline=None, database=None),
-    "dev": settings(max_examples=500, deadline=None),
+    "ci": settings(
+        max_examples=200, derandomize=True, deadline=None, database=None, phases=_NO_TARGET
+    ),
+    "dev": settings(max_examples=500, deadline=None, phases=_NO_TARGET),
     "deep": settings(max_examples=20_000, deadline=None),
 }
 DEFAULT_PROFILE = "dev"

@@ -5,7 +5,7 @@ rendered, so one construction serves both the terminal (`plain`: tabulate's "sim
 reviews or CI summaries (`markdown`: GitHub tables, fenced listings). Scripts get JSON instead, from
 `difftest.report_json`, which works from the same domain objects rather than from these tables.
 
-The pytest plugin renders a failing regression item with `divergence_blocks` + `render`.
+The pytest plugin shows a failing regression item with `format_divergence`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypot
     from difftest.hunt import Finding, HuntReport
 
 TextFormat = Literal["plain", "markdown"]
-TEXT_FORMATS: tuple[TextFormat, ...] = ("plain", "markdown")
 
 Cell = str | int | float | None
 
@@ -120,8 +119,7 @@ def _plain_cell(cell: Cell) -> str:
 
 
 def _markdown_cell(cell: Cell) -> str:
-    # A pipe would end the cell and a newline the row; both are legal in cells we build
-    # (multi-line timeline cells, `a | b` never, but be safe).
+    # In a GitHub table a pipe ends the cell and a newline ends the row.
     return _plain_cell(cell).replace("|", "\\|").replace("\n", "<br>")
 
 
@@ -213,9 +211,14 @@ def describe_op(ops: Sequence[Op], op_id: int | None) -> str:
     """`L12 migrate p0 0x1000 1`: the operation as written, with its line when known."""
     if op_id is None or not 0 <= op_id < len(ops):
         return "-" if op_id is None else f"op {op_id}"
-    op = ops[op_id]
-    where = f"L{op.pos.line}" if op.pos is not None else f"op {op_id}"
-    return f"{where} {format_op(op)}"
+    pos = ops[op_id].pos
+    where = f"L{pos.line}" if pos is not None else f"op {op_id}"
+    return f"{where} {op_text(ops, op_id)}"
+
+
+def op_text(ops: Sequence[Op], op_id: int) -> str:
+    """The operation as the DSL writes it (`op N` for an id the program does not have)."""
+    return format_op(ops[op_id]) if 0 <= op_id < len(ops) else f"op {op_id}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +394,7 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
         blocks.append(table(
             ("line", "operation", "spec", impl),
             (
-                [row.line, describe_op(ops, row.op).split(" ", 1)[-1],
+                [row.line, op_text(ops, row.op),
                  _result_text(ops, row.op, row.spec), _result_text(ops, row.op, row.model)]
                 for row in divergence.result_rows
             ),

@@ -75,10 +75,9 @@ assert set(KIND_ORDER) == set(OP_KINDS)
 # most, so they get two values each. Values past the table open a parallel block.
 KIND_TABLE: tuple[str, ...] = (*KIND_ORDER, "fault", "migrate", "fork")
 KINDS_PARALLEL = 4  # about one top-level step in four is a parallel block
-# Inside a thread the same values mean kinds that race with each other (map and swapon rarely
-# do), the simplest first.
+# Inside a thread the same values mean kinds that race with each other: above all migrations
+# against forks and faults (map and swapon rarely race with anything).
 THREAD_KIND_TABLE: tuple[str, ...] = (
-    "fault",
     "migrate",
     "fork",
     "fault",
@@ -86,19 +85,21 @@ THREAD_KIND_TABLE: tuple[str, ...] = (
     "fork",
     "migrate",
     "fork",
+    "fault",
     "mprotect",
     "pageout",
     "munmap",
     "exit",
-    "fault",
+    "migrate",
+    "fork",
     "map",
-    "pageout",
     "swapon",
 )
 assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
 
 ADDRESS_PAGES = 8  # pages 0x1000 .. 0x8000: a small address space so operations collide
-SNAPPED_WHERE = 3 * ADDRESS_PAGES  # `where` values below this snap to a mapped page
+TOUCHED_WHERE = 2 * ADDRESS_PAGES  # `where` values below this snap to a written page
+SNAPPED_WHERE = 3 * ADDRESS_PAGES  # ... below this to a mapped one; the rest are raw pages
 MAX_PROC_NUMBER = 5  # process choices are drawn as a number in 0..5 (p0..p5)
 MAX_THREADS = 3
 SCHEDULE_STEPS = 32  # steps of a block a drawn schedule covers; the rest falls back
@@ -179,6 +180,7 @@ class _World:
     config: Config
     live: set[str] = field(default_factory=lambda: {INITIAL_PROC})
     mapped: dict[str, dict[int, Prot]] = field(default_factory=lambda: {INITIAL_PROC: {}})
+    written: dict[str, set[int]] = field(default_factory=lambda: {INITIAL_PROC: set()})
     forks: int = 0
     writes: int = 0
 
@@ -206,9 +208,12 @@ class _World:
                     free if isinstance(op, Map) else full
                 ):  # map needs a free range, mprotect a full one
                     pages.update(dict.fromkeys(span, op.prot))
+        elif isinstance(op, Fault) and op.write:
+            self.written[op.proc].add(op.addr // PAGE_SIZE)
         elif isinstance(op, Fork):
             self.live.add(op.child)
             self.mapped[op.child] = dict(self.mapped[op.parent])
+            self.written[op.child] = set(self.written[op.parent])
         elif isinstance(op, Exit):
             self.live.discard(op.proc)
 
@@ -244,8 +249,9 @@ class _Choice:
 
     kind:  index into KIND_TABLE; KINDS_PARALLEL more values open a parallel block.
     who:   process number (or the thread count of a parallel block).
-    where: page 1..8 (value modulo 8); below SNAPPED_WHERE it snaps to a page mapped in the
-           process (the next one up, or the last), so a quarter of the addresses are raw.
+    where: page 1..8 (value modulo 8); half the values snap it to a page the process has
+           written (the next one up, or the last), a quarter to a mapped page, a quarter
+           leave it raw.
     what:  the kind's small parameters (npages, prot, read/write, node, nslots...).
     """
 
@@ -331,7 +337,7 @@ def _draw_swarm(
 def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int) -> list[Op]:
     """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1."""
     setup = draw(_SETUP)
-    if not setup or not {"map", "fault"} <= set(gen.enabled) or max_ops < 2:
+    if not setup or max_ops < 2:
         return []
     where, what = draw(_WHERE), draw(_WHAT)
     page = where % ADDRESS_PAGES + 1
@@ -469,12 +475,14 @@ def _proc(number: int, candidates: list[str]) -> str:
 
 
 def _addr(choice: _Choice, view: _View, proc: str) -> int:
-    """Mostly a page mapped in `proc` (the drawn page snapped to the next mapped one), sometimes
-    the drawn page as is, mapped or not."""
+    """Mostly a page `proc` has written or mapped (the drawn page snapped to the next such
+    page), sometimes the drawn page as is: anonymous pages are where the action is."""
     page = choice.where % ADDRESS_PAGES + 1
-    mapped = sorted(view.world.mapped.get(proc, {}))
-    if choice.where < SNAPPED_WHERE and mapped and page not in mapped:
-        page = next((p for p in mapped if p >= page), mapped[-1])
+    mapped = view.world.mapped.get(proc, {})
+    written = sorted(p for p in view.world.written.get(proc, ()) if p in mapped)
+    for limit, candidates in ((TOUCHED_WHERE, written), (SNAPPED_WHERE, sorted(mapped))):
+        if choice.where < limit and candidates:
+            return next((p for p in candidates if p >= page), candidates[-1]) * PAGE_SIZE
     return page * PAGE_SIZE
 
 

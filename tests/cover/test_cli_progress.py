@@ -41,3 +41,16 @@ def test_nothing_is_written_at_close_when_nothing_was_drawn() -> None:
     stream = io.StringIO()
     ProgressLine(stream, max_examples=5, seconds=None, tty=True).close()
     assert stream.getvalue() == ""
+
+
+def test_finish_shows_the_final_counts_and_ends_the_line() -> None:
+    stream = io.StringIO()
+    progress = ProgressLine(stream, max_examples=10, seconds=None, tty=True)
+    progress(10, 0, None)
+    progress.finish(14, 1)
+    assert stream.getvalue().endswith(
+        "\rhunt [########################] 14 examples, 1 divergence\033[K\n"
+    )
+    log = io.StringIO()
+    ProgressLine(log, max_examples=10, seconds=None, tty=False).finish(14, 1)
+    assert log.getvalue() == "hunt: 14 examples, 1 divergence\n"

@@ -1,0 +1,99 @@
+"""Benchmark results: one JSON document per benchmark, and the statistics the tables show.
+
+A document holds the machine (`bench.machine.machine_info`), the date, the exact settings, the
+rows of the table, a summary and the targets with their measured values. The date is recorded,
+never used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.machine import machine_info
+from bench.settings import BenchError, BenchSettings
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Target:
+    """A figure the issue asks for, against the value measured (never asserted)."""
+
+    figure: str
+    target: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+    def row(self) -> list[str]:
+        verdict = "n/a" if self.met is None else ("met" if self.met else "MISSED")
+        return [self.figure, self.target, self.measured, verdict]
+
+
+@dataclass
+class BenchResult:
+    benchmark: str
+    table: str  # the tabulate rendering printed to the terminal
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)  # benchmark-specific settings
+
+    def document(self, settings: BenchSettings) -> dict[str, Any]:
+        return {
+            "benchmark": self.benchmark,
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "settings": dataclasses.asdict(settings),
+            "parameters": self.parameters,
+            "summary": self.summary,
+            "targets": [dataclasses.asdict(t) for t in self.targets],
+            "rows": self.rows,
+            "table": self.table,
+        }
+
+
+def write(result: BenchResult, settings: BenchSettings, out: Path) -> Path:
+    """Write `<out>/<mode>/<benchmark>.json`; an unusable directory is a BenchError."""
+    directory = out / settings.mode
+    path = directory / f"{result.benchmark}.json"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result.document(settings), indent=2, default=str) + "\n")
+    except OSError as error:
+        raise BenchError(f"cannot write results to {directory}: {error.strerror}") from None
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics over seeds: unsolved runs count as "more than the budget" (censored), so a median
+# over a half-unsolved set is honestly "> budget" instead of the median of the lucky seeds.
+
+
+def censored_median(values: Sequence[float | None]) -> float | None:
+    """Median with None as +infinity; None when the median itself is unsolved or no values."""
+    if not values:
+        return None
+    median = statistics.median([math.inf if v is None else v for v in values])
+    return None if math.isinf(median) else median
+
+
+def solved(values: Iterable[float | None]) -> list[float]:
+    return [v for v in values if v is not None]
+
+
+def fmt_seconds(value: float | None, budget: float | None = None) -> str:
+    if value is None:
+        return f"> {budget:g}" if budget is not None else "-"
+    return f"{value:.2f}"
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
