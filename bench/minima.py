@@ -39,12 +39,14 @@ class KnownMinimum:
 
 
 @cache
-def known_minimum(bug: SeededBug) -> KnownMinimum:
-    """The bug's minimum on its own variant (ValueError if the program does not show it)."""
+def known_minimum(bug: SeededBug, impl: str | None = None) -> KnownMinimum:
+    """The bug's minimum on `impl` (default: its own variant); ValueError if the known minimal
+    program does not show the class there."""
+    kernel = models.load(impl or bug.variant)
     best: list[tuple[int, Program]] = []
     explored = 0
     for program in minimal_variants(bug):
-        preemptions, scheduled, runs = _fewest_preemptions(program, bug)
+        preemptions, scheduled, runs = _fewest_preemptions(program, bug, kernel)
         explored += runs
         if preemptions is not None:
             best.append((preemptions, scheduled))
@@ -62,14 +64,15 @@ def known_minimum(bug: SeededBug) -> KnownMinimum:
     )
 
 
-def _fewest_preemptions(program: Program, bug: SeededBug) -> tuple[int | None, Program, int]:
+def _fewest_preemptions(
+    program: Program, bug: SeededBug, kernel: type
+) -> tuple[int | None, Program, int]:
     """(fewest preemptions showing the class, the program with that schedule, schedules run)."""
-    if not program.blocks():
-        shown = _shows(program, bug, models.run(models.load(bug.variant), program,
-                                                check_invariants=False))
-        return (0 if shown else None), program, 1
     judge, _ = spec_judge(program)
-    runner = model_runner(models.load(bug.variant), check_invariants=False)
+    runner = model_runner(kernel, check_invariants=False)
+    if not program.blocks():
+        classes = {signature.cls for signature in judge(runner(program)).signatures}
+        return (0 if bug.expected in classes else None), program, 1
     explored = 0
     for bound in range(MAX_BOUND + 1):
         enumerator = ScheduleEnumerator(program, runner, preemption_bound=bound)
@@ -84,11 +87,6 @@ def _fewest_preemptions(program: Program, bug: SeededBug) -> tuple[int | None, P
             preemptions, _, witness = min(hits)
             return preemptions, _with_schedules(program, witness), explored
     return None, program, explored
-
-
-def _shows(program: Program, bug: SeededBug, outcome: object) -> bool:
-    judge, _ = spec_judge(program)
-    return bug.expected in {s.cls for s in judge(outcome).signatures}  # type: ignore[arg-type]
 
 
 def _with_schedules(program: Program, witness: tuple[tuple[int, ...], ...]) -> Program:

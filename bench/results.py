@@ -11,11 +11,14 @@ import dataclasses
 import datetime
 import json
 import math
+import os
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tabulate import tabulate
 
 from bench.machine import machine_info
 from bench.settings import BenchError, BenchSettings
@@ -60,12 +63,24 @@ class BenchResult:
         }
 
 
-def write(result: BenchResult, settings: BenchSettings, out: Path) -> Path:
-    """Write `<out>/<mode>/<benchmark>.json`; an unusable directory is a BenchError."""
+def prepare(out: Path, settings: BenchSettings) -> Path:
+    """Create `<out>/<mode>/` before anything runs: a bad --out fails at once, not after an
+    hour of benchmarks."""
     directory = out / settings.mode
-    path = directory / f"{result.benchmark}.json"
     try:
         directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BenchError(f"cannot create {directory}: {error.strerror}") from None
+    if not os.access(directory, os.W_OK):
+        raise BenchError(f"cannot write to {directory}")
+    return directory
+
+
+def write(result: BenchResult, settings: BenchSettings, out: Path) -> Path:
+    """Write `<out>/<mode>/<benchmark>.json`; an unusable directory is a BenchError."""
+    directory = prepare(out, settings)
+    path = directory / f"{result.benchmark}.json"
+    try:
         path.write_text(json.dumps(result.document(settings), indent=2, default=str) + "\n")
     except OSError as error:
         raise BenchError(f"cannot write results to {directory}: {error.strerror}") from None
@@ -97,3 +112,9 @@ def fmt_seconds(value: float | None, budget: float | None = None) -> str:
 
 def fmt_rate(value: float) -> str:
     return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+
+
+def render_table(rows: Iterable[Sequence[object]], headers: Sequence[str]) -> str:
+    """A plain table; cells are printed as formatted here (tabulate would re-read "0.50" as a
+    number and print 0.5)."""
+    return tabulate(list(rows), headers=list(headers), disable_numparse=True)

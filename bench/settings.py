@@ -26,12 +26,13 @@ class BenchSettings:
     throughput_examples: int  # programs drawn (and checked) per throughput pass
     throughput_ops: tuple[int, int]  # (fewest, most) operations of a throughput program
     scaling_sizes: tuple[int, ...]
-    scaling_ops: int  # operations run per size and side (repeats = scaling_ops // size)
+    scaling_ops: int  # operations run per size and side (programs = scaling_ops // size)
     explore_unbounded: bool
     explore_files: tuple[str, ...]  # under tests/regressions/
     memory_seconds: float
     memory_max_examples: int | None  # cap for tiny runs (tests); None: the time budget only
     memory_tracemalloc: bool  # a second hunt under tracemalloc for the Python-heap peak
+    memory_impls: tuple[str, ...] | None  # None: every registered implementation
     profile_examples: int
     hypothesis_profile: str = "dev"  # the hunt's default profile
 
@@ -68,12 +69,13 @@ FULL = BenchSettings(
     throughput_examples=400,
     throughput_ops=(18, 24),
     scaling_sizes=(10, 100, 1000),
-    scaling_ops=3000,
+    scaling_ops=5000,
     explore_unbounded=True,
     explore_files=EXPLORE_FILES,
     memory_seconds=60.0,
     memory_max_examples=None,
     memory_tracemalloc=True,
+    memory_impls=None,
     profile_examples=200,
 )
 
@@ -83,7 +85,7 @@ QUICK = dataclasses.replace(
     seeds=3,
     budget=20.0,
     throughput_examples=120,
-    scaling_ops=1000,
+    scaling_ops=2000,
     explore_unbounded=False,
     memory_seconds=15.0,
     memory_tracemalloc=False,

@@ -32,6 +32,8 @@ EXIT_ERROR = 2
 
 FORMATS = ("plain", "markdown", "json")
 DEFAULT_HUNT_SECONDS = 60.0
+DEFAULT_PCT_DEPTH = 2
+DEFAULT_PCT_SEED = 0
 
 
 class UsageError(PtediffError):
@@ -110,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     bound.add_argument("--unbounded", action="store_true", help="exhaustive, every schedule")
     bound.add_argument("--pct", type=_positive_int, metavar="RUNS",
                        help="PCT random schedules instead of enumeration")
-    explore.add_argument("--depth", type=_positive_int, default=2, metavar="D",
-                         help="PCT bug depth (default 2)")
-    explore.add_argument("--seed", type=int, default=0, help="PCT seed (default 0)")
+    explore.add_argument("--depth", type=_positive_int, metavar="D",
+                         help=f"PCT bug depth (default {DEFAULT_PCT_DEPTH})")
+    explore.add_argument("--seed", type=int, help=f"PCT seed (default {DEFAULT_PCT_SEED})")
     _add_format_option(explore)
     explore.set_defaults(run=cmd_explore)
 
@@ -312,13 +314,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     chosen = resolve_impls(args.impls)
     files: list[report.RunFile] = []
-    unreadable = False
+    unreadable: list[PtediffError] = []
     for path in expand_paths(args.files):
         try:
             program = load_program(path)
         except PtediffError as error:
             print_error(error)
-            unreadable = True
+            unreadable.append(error)
             continue
         try:
             verdicts = [evaluate(program, impl) for impl in chosen or default_impls(program)]
@@ -326,7 +328,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             files.append(report.RunFile(str(path), program, (), str(error)))
             continue
         files.append(report.RunFile(str(path), program, tuple(verdicts)))
-    emit(args.format, report.run_blocks(files), lambda: report_json.run_json(files))
+    emit(args.format, report.run_blocks(files), lambda: report_json.run_json(files, unreadable))
     if unreadable:
         return EXIT_ERROR
     return EXIT_UNEXPECTED if any(not f.passed for f in files) else EXIT_OK
@@ -336,11 +338,15 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from difftest.explore import explore
     from difftest.pct import pct
 
+    if args.pct is None and (args.depth is not None or args.seed is not None):
+        raise UsageError("--depth and --seed choose PCT schedules: use them with --pct RUNS")
     chosen = resolve_impls(args.impls)
     program = load_program(args.file)
     names = chosen or default_impls(program)
     if args.pct is not None:
-        exploration = pct(program, names, runs=args.pct, depth=args.depth, seed=args.seed)
+        depth = DEFAULT_PCT_DEPTH if args.depth is None else args.depth
+        seed = DEFAULT_PCT_SEED if args.seed is None else args.seed
+        exploration = pct(program, names, runs=args.pct, depth=depth, seed=seed)
     else:
         bound = None if args.unbounded else args.preemptions
         exploration = explore(program, names, preemption_bound=bound)
@@ -471,6 +477,8 @@ def cmd_hunt(args: argparse.Namespace) -> int:
 
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}: use one of {', '.join(PROFILES)}")
+    if args.save is not None and args.save.exists() and not args.save.is_dir():
+        raise UsageError(f"--save {args.save}: not a directory")
     chosen = resolve_impls(args.impls)
     seconds = args.seconds
     if seconds is None and args.max_examples is None:

@@ -56,4 +56,4 @@ class ImplLoadError(PtediffError):
 
 
 class SpecError(PtediffError):
-    """A `=> RESULT` expectation that the spec itself does not meet (the file or the spec is wrong)."""
+    """A `=> RESULT` the spec itself does not meet: the file or the spec is wrong."""

@@ -49,6 +49,11 @@ from difftest.simplify import Simplified, simplify
 POSTFIX = "postfix"
 PREFIX = "prefix"
 CHUNK_EXAMPLES = 100  # examples per hypothesis run
+SCHEDULE_VARIANTS = 4  # schedules each generated parallel program runs under
+# Property runs a chunk may spend after its first failure (hypothesis's shrinking included):
+# past it the property stops running new programs and the shrinking settles; the hunt's own
+# simplification then finishes the job.
+SHRINK_BUDGET = 1000
 Progress = Callable[[int, int, float | None], None]  # (examples run, found, seconds left)
 
 
@@ -166,8 +171,9 @@ def hunt(
         )
         chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
         for divergence in search.run_chunk(chunk_settings, chunk_seed):
-            _record(report, search, divergence, save_dir, check_invariants)
-            _record_others(report, search, divergence, save_dir, check_invariants)
+            if divergence.key not in search.found:  # else already found as another's twin
+                search.found.add(divergence.key)
+                _record(report, search, divergence, save_dir, check_invariants)
         report.chunks += 1
         if remaining is not None:
             remaining -= size
@@ -239,6 +245,8 @@ class _Search:
             ignore=frozenset(self.found),
             observer=self.observe,
             deadline=None if self.seconds is None else self.started + self.seconds,
+            schedule_variants=SCHEDULE_VARIANTS,
+            shrink_budget=SHRINK_BUDGET,
         )
         test = differential_test(prop, self.strategy)
         if chunk_seed is not None:
@@ -251,9 +259,8 @@ class _Search:
         except BaseException as error:  # the divergences hypothesis reports, and anything else
             collected = collect_failures(error)
             self.report.errors.extend(f"{type(e).__name__}: {e}" for e in collected.errors)
-            new = [d for d in collected.divergences if d.key not in self.found]
-            self.found.update(d.key for d in new)
-            return sorted(new, key=lambda d: (self.report.impls.index(d.impl), d.cls))
+            new = {d.key: d for d in collected.divergences if d.key not in self.found}
+            return sorted(new.values(), key=lambda d: (self.report.impls.index(d.impl), d.cls))
         return []
 
 
@@ -264,13 +271,34 @@ def _record(
     save_dir: str | Path | None,
     check_invariants: bool,
 ) -> None:
+    """Findings for a new divergence and for the same class on the other implementations
+    (hypothesis raises only the first implementation that shows a class on a program, so each
+    class is shrunk once); then save them, one file per distinct minimal program."""
+    findings = [_finding(report, search, divergence, check_invariants)]
+    if divergence.judgement is not None:
+        for name, kernel in search.named:
+            if (name, divergence.cls) in search.found:
+                continue
+            judgement = check(divergence.program, kernel, check_invariants=check_invariants)
+            if _shows(judgement, divergence.cls):
+                search.found.add((name, divergence.cls))
+                twin = divergence_type(name, divergence.cls)(divergence.program, judgement)
+                findings.append(_finding(report, search, twin, check_invariants))
+    report.findings.extend(findings)
+    if save_dir is not None:
+        _save(findings, search, save_dir, check_invariants)
+
+
+def _finding(
+    report: HuntReport, search: _Search, divergence: DivergenceFound, check_invariants: bool
+) -> Finding:
     kernel = dict(search.named)[divergence.impl]
     first = search.first_seen.get(
         divergence.key,
         search.first_seen.get((divergence.impl, "crash"), (report.examples, search.elapsed())),
     )
     if divergence.judgement is None:  # a model crash: nothing to judge or simplify
-        finding = Finding(
+        return Finding(
             divergence.impl,
             divergence.cls,
             None,
@@ -283,15 +311,13 @@ def _record(
             "sequential" if not divergence.program.blocks() else "threads",
             detail=divergence.detail,
         )
-        report.findings.append(finding)
-        return
     simplified = simplify(
         divergence.program, kernel, divergence.cls, check_invariants=check_invariants
     )
     located = check_located(simplified.program, kernel, check_invariants=check_invariants)
     judgement = located if _shows(located, divergence.cls) else simplified.judgement
     assert judgement.divergence is not None
-    finding = Finding(
+    return Finding(
         impl=divergence.impl,
         signature=divergence.cls,
         op=judgement.divergence.primary.op,
@@ -304,42 +330,36 @@ def _record(
         concurrency=simplified.concurrency,
         classification=_classification(search, divergence.impl, simplified, check_invariants),
     )
-    if save_dir is not None:
+
+
+def _save(
+    findings: list[Finding], search: _Search, save_dir: str | Path, check_invariants: bool
+) -> None:
+    """One file per (class, minimal program), with an expect line for every implementation
+    that found it."""
+    groups: dict[tuple[str, Program], list[Finding]] = {}
+    for finding in findings:
+        if finding.judgement is not None:
+            groups.setdefault((finding.signature, finding.program), []).append(finding)
+    kernels = dict(search.named)
+    for (_, program), group in groups.items():
+        lead = group[0]
+        assert lead.judgement is not None
+        impl_names = [f.impl for f in group]
         postfix = None
-        if POSTFIX in dict(search.named) and divergence.impl != POSTFIX:
-            postfix = check(
-                simplified.program, dict(search.named)[POSTFIX], check_invariants=check_invariants
-            )
-        finding.saved = save(
-            simplified.program,
-            judgement,
-            divergence.impl,
+        if POSTFIX in kernels and POSTFIX not in impl_names:
+            postfix = check(program, kernels[POSTFIX], check_invariants=check_invariants)
+        path = save(
+            program,
+            lead.judgement,
+            lead.impl,
             save_dir,
+            also=impl_names[1:],
             postfix_judgement=postfix,
             check_invariants=check_invariants,
         )
-    report.findings.append(finding)
-
-
-def _record_others(
-    report: HuntReport,
-    search: _Search,
-    divergence: DivergenceFound,
-    save_dir: str | Path | None,
-    check_invariants: bool,
-) -> None:
-    """The same class on the other implementations, from the same shrunk program: hypothesis
-    raises only the first implementation that shows a class, so it shrinks each class once."""
-    if divergence.judgement is None:
-        return
-    for name, kernel in search.named:
-        if (name, divergence.cls) in search.found:
-            continue
-        judgement = check(divergence.program, kernel, check_invariants=check_invariants)
-        if _shows(judgement, divergence.cls):
-            search.found.add((name, divergence.cls))
-            twin = divergence_type(name, divergence.cls)(divergence.program, judgement)
-            _record(report, search, twin, save_dir, check_invariants)
+        for finding in group:
+            finding.saved = path
 
 
 def _shows(judgement: Judgement, cls: str) -> bool:

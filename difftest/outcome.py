@@ -74,7 +74,7 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class TraceStep:
-    """One scheduler step: which thread of which parallel block ran, inside which kernel function."""
+    """One scheduler step: which thread of which parallel block ran, in which kernel function."""
 
     block: int  # index among the program's parallel blocks
     thread: int
@@ -93,9 +93,12 @@ class Outcome:
     violations: list[Violation] = field(default_factory=list)
     deadlock: str | None = None  # description when no thread could run
     trace: list[TraceStep] = field(default_factory=list)
-    allowances: frozenset[str] = frozenset()  # spec only: named allowances this outcome used
-    vma_prot: dict[Key, str] = field(default_factory=dict)  # prot ("none"/"r"/"rw") of each key's vma
-    checkpoints: list[dict[Key, PteState]] | None = None  # state after each top-level step, on request
+    # spec only: the named allowances this outcome used
+    allowances: frozenset[str] = frozenset()
+    # prot ("none" / "r" / "rw") of the vma each key lies in
+    vma_prot: dict[Key, str] = field(default_factory=dict)
+    # the state after each top-level step, when asked for
+    checkpoints: list[dict[Key, PteState]] | None = None
 
 
 def format_result(result: Result, *, value: bool = False) -> str:

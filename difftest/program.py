@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import ClassVar, Literal
 
 PAGE_SIZE = 0x1000
@@ -33,11 +33,7 @@ class Pos:
     column: int
 
 
-def _pos() -> Pos | None:
-    return field(default=None, compare=False, repr=False, kw_only=True)  # type: ignore[return-value]
-
-
-class Prot(str, Enum):
+class Prot(StrEnum):
     NONE = "none"
     R = "r"
     RW = "rw"
@@ -66,7 +62,7 @@ class Op:
 
     KIND: ClassVar[str] = ""
     expect: Result | None = field(default=None, kw_only=True)  # `=> RESULT`
-    pos: Pos | None = _pos()
+    pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
 
     @property
     def procs(self) -> tuple[str, ...]:
@@ -200,7 +196,7 @@ OP_KINDS: dict[str, type[Op]] = {
 @dataclass(frozen=True)
 class Thread:
     ops: tuple[Op, ...]
-    pos: Pos | None = _pos()
+    pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -209,7 +205,7 @@ class Parallel:
 
     threads: tuple[Thread, ...]
     schedule: tuple[int, ...] | None = None
-    pos: Pos | None = _pos()
+    pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
 Step = Op | Parallel
@@ -222,7 +218,7 @@ class Expect:
     impl: str
     verdict: Literal["agrees", "diverges"]
     signatures: tuple[str, ...] = ()
-    pos: Pos | None = _pos()
+    pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)

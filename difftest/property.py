@@ -13,6 +13,7 @@ folded fixes cure (see `race_targets`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections import OrderedDict
@@ -28,8 +29,8 @@ import impls
 from difftest.check import spec_outcomes
 from difftest.differ import Judgement, judge
 from difftest.outcome import Outcome
-from difftest.program import Program
-from difftest.strategies import programs
+from difftest.program import Parallel, Program
+from difftest.strategies import normalize_schedule, programs
 
 ImplRef = str | type  # a registered name, `package.module:Class`, or a Kernel subclass
 Named = tuple[str, type]  # (display name, Kernel subclass)
@@ -103,8 +104,15 @@ class DifferentialProperty:
     """Callable property over programs: raises the divergence of the first implementation (in
     the given order) whose primary class is not in `ignore`; returns when everything agrees.
 
-    The spec runs once per program for all implementations. `observer`, when set, sees every
-    program with each implementation's judgement (None for a crash), for progress reports.
+    The spec runs once per program for all implementations (and all schedules: the spec's
+    outcomes never depend on a schedule). `observer`, when set, sees every program with each
+    implementation's judgements (None for a crash), for progress reports.
+
+    `schedule_variants` > 1 also runs each program whose blocks carry a drawn schedule under
+    that many variants of it (`schedule_variants`): model runs are cheap next to generating a
+    program and running the spec, and a race's window is narrow. The variants are a fixed
+    function of the program, so the property stays deterministic; a divergence carries the
+    variant that showed it.
     """
 
     impls: tuple[Named, ...]
@@ -112,21 +120,24 @@ class DifferentialProperty:
     ignore: frozenset[ClassKey] = frozenset()
     observer: Observer | None = None
     targets: bool = True
+    schedule_variants: int = 1
     # Past this `time.monotonic()` value new programs are no longer run: they count as agreeing,
     # so a hunt's shrinking winds down when its time budget is spent (programs already run still
     # give their result, so nothing turns flaky).
     deadline: float | None = None
+    # Likewise after this many calls following the first failure: hypothesis's shrinking then
+    # settles on the smallest failure seen so far (the hunt simplifies it further).
+    shrink_budget: int | None = None
+    _calls_since_failure: int | None = field(default=None, repr=False, compare=False)
     # Different choices often give the same program: remember the last runs (all deterministic).
     _runs: OrderedDict[Program, tuple[_Run, ...]] = field(
         default_factory=OrderedDict, repr=False, compare=False
     )
 
     def __call__(self, program: Program) -> None:
-        if (
-            self.deadline is not None
-            and program not in self._runs
-            and time.monotonic() > self.deadline
-        ):
+        if self._calls_since_failure is not None:
+            self._calls_since_failure += 1
+        if program not in self._runs and self._spent():
             return
         runs = self.runs(program)
         if self.observer is not None:
@@ -139,22 +150,44 @@ class DifferentialProperty:
         for run in runs:
             cls = run.cls
             if cls is not None and (run.name, cls) not in self.ignore:
-                raise divergence_type(run.name, cls)(program, run.judgement, run.crash)
+                if self._calls_since_failure is None:
+                    self._calls_since_failure = 0
+                raise divergence_type(run.name, cls)(run.program, run.judgement, run.crash)
+
+    def _spent(self) -> bool:
+        """Whether the time or shrink budget is spent (new programs then count as agreeing)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return True
+        return (
+            self.shrink_budget is not None
+            and self._calls_since_failure is not None
+            and self._calls_since_failure > self.shrink_budget
+        )
 
     def runs(self, program: Program) -> tuple[_Run, ...]:
-        """Each implementation's run of `program`, judged against the spec (run once)."""
+        """Each implementation's run of `program` (and of its schedule variants), judged against
+        the spec, in order up to the first divergence that is not ignored (the one the property
+        raises: the rest would not change anything); computed once per program."""
         if program in self._runs:
             self._runs.move_to_end(program)
             return self._runs[program]
-        allowed = spec_outcomes(program)
-        runs = []
-        for name, kernel in self.impls:
-            try:
-                outcome = impls.run(kernel, program, check_invariants=self.check_invariants)
-            except Exception as crash:  # a model bug: its own class, not a traceback
-                runs.append(_Run(name, None, None, f"{type(crash).__name__}: {crash}"))
+        allowed = spec_outcomes(without_schedules(program))
+        runs: list[_Run] = []
+        for variant in schedule_variants(program, self.schedule_variants):
+            for name, kernel in self.impls:
+                try:
+                    outcome = impls.run(kernel, variant, check_invariants=self.check_invariants)
+                except Exception as crash:  # a model bug: its own class, not a traceback
+                    error = f"{type(crash).__name__}: {crash}"
+                    runs.append(_Run(name, variant, None, None, error))
+                else:
+                    runs.append(_Run(name, variant, judge(variant, allowed, outcome), outcome))
+                cls = runs[-1].cls
+                if cls is not None and (name, cls) not in self.ignore:
+                    break
+            else:
                 continue
-            runs.append(_Run(name, judge(program, allowed, outcome), outcome))
+            break
         self._runs[program] = result = tuple(runs)
         if len(self._runs) > RUN_CACHE_SIZE:
             self._runs.popitem(last=False)
@@ -164,6 +197,7 @@ class DifferentialProperty:
 @dataclass(frozen=True)
 class _Run:
     name: str
+    program: Program  # the program as run (a schedule variant of the drawn one)
     judgement: Judgement | None  # None: the model crashed
     outcome: Outcome | None
     crash: str = ""
@@ -176,6 +210,47 @@ class _Run:
         if self.judgement.divergence is None:
             return None
         return self.judgement.divergence.primary.cls
+
+
+def without_schedules(program: Program) -> Program:
+    """`program` with every parallel block's schedule dropped."""
+    steps = tuple(
+        dataclasses.replace(step, schedule=None) if isinstance(step, Parallel) else step
+        for step in program.steps
+    )
+    return dataclasses.replace(program, steps=steps)
+
+
+def schedule_variants(program: Program, count: int) -> list[Program]:
+    """`program` itself, then up to `count - 1` variants of its drawn schedules: thread roles
+    rotated (t -> t+1), then rotated on every other step, then on every other pair of steps.
+    A program without any drawn schedule is sequential by choice and has no variants."""
+    variants = [program]
+    if not any(block.schedule for block in program.blocks()):
+        return variants
+    for shift in VARIANT_SHIFTS[: max(count - 1, 0)]:
+        steps = tuple(
+            dataclasses.replace(step, schedule=_shifted(step, shift))
+            if isinstance(step, Parallel) and step.schedule
+            else step
+            for step in program.steps
+        )
+        variants.append(dataclasses.replace(program, steps=steps))
+    return variants
+
+
+# Per variant: how much to rotate the thread at scheduler step i.
+VARIANT_SHIFTS: tuple[Callable[[int], int], ...] = (
+    lambda i: 1,
+    lambda i: i % 2,
+    lambda i: i // 2 % 2,
+)
+
+
+def _shifted(block: Parallel, shift: Callable[[int], int]) -> tuple[int, ...] | None:
+    assert block.schedule is not None
+    n = len(block.threads)
+    return normalize_schedule((t + shift(i)) % n for i, t in enumerate(block.schedule))
 
 
 def differential_test(

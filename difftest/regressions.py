@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from difftest.check import check
@@ -46,14 +47,17 @@ def save(
     impl_name: str,
     directory: str | Path,
     *,
+    also: Sequence[str] = (),
     postfix_judgement: Judgement | None = None,
     check_invariants: bool = False,
 ) -> Path | None:
     """Write `program`'s divergence on `impl_name` to `directory`; the new file's path, or None
     when the same class on the same program is already saved there.
 
-    `postfix_judgement`: the post-fix model's judgement of `program` if already known (it is run
-    otherwise, to decide whether `expect postfix agrees` is true).
+    `also`: other implementations that diverge with the same class on `program` (each gets its
+    own `expect ... diverges` line). `postfix_judgement`: the post-fix model's judgement of
+    `program` if already known (it is run otherwise, to decide whether `expect postfix agrees`
+    is true).
     """
     if judgement.divergence is None:
         raise ValueError("save() needs a diverging judgement")
@@ -63,9 +67,10 @@ def save(
     target_dir = _directory(directory)
     if any(target_dir.glob(f"*-{_slug(cls)}-{digest}.pte")):
         return None
-    if impl_name != POSTFIX and postfix_judgement is None:
+    diverging = [impl_name, *(name for name in also if name != impl_name)]
+    if POSTFIX not in diverging and postfix_judgement is None:
         postfix_judgement = check(bare, POSTFIX, check_invariants=check_invariants)
-    text = format_program(_annotated(bare, judgement, impl_name, postfix_judgement))
+    text = format_program(_annotated(bare, judgement, diverging, postfix_judgement))
     if dataclasses.replace(parse(text), comments=(), expects=()) != bare:
         raise AssertionError("the saved text does not parse back to the same program")
     return _write_new(target_dir / f"{_slug(impl_name)}-{_slug(cls)}-{digest}.pte", text)
@@ -79,21 +84,25 @@ def content_hash(program: Program, cls: str) -> str:
 
 
 def _annotated(
-    program: Program, judgement: Judgement, impl_name: str, postfix: Judgement | None
+    program: Program, judgement: Judgement, diverging: list[str], postfix: Judgement | None
 ) -> Program:
     assert judgement.divergence is not None
     primary = judgement.divergence.primary
     ops = program.ops()
-    comments = [f"Found by ptediff hunt: {impl_name} diverges from the spec with {primary.cls}"]
+    who = (
+        diverging[0] if len(diverging) == 1 else ", ".join(diverging[:-1]) + " and " + diverging[-1]
+    )
+    verb = "diverges" if len(diverging) == 1 else "diverge"
+    comments = [f"Found by ptediff hunt: {who} {verb} from the spec with {primary.cls}"]
     if primary.op is not None and 0 <= primary.op < len(ops):
         comments.append(f"first showing at op {primary.op}: {format_op(ops[primary.op])}")
     others = [sig.cls for sig in judgement.divergence.signatures[1:]]
     if others:
         comments.append("also: " + ", ".join(others))
     expects = []
-    if impl_name != POSTFIX and postfix is not None and postfix.agrees:
+    if POSTFIX not in diverging and postfix is not None and postfix.agrees:
         expects.append(Expect(POSTFIX, "agrees"))
-    expects.append(Expect(impl_name, "diverges", (primary.cls,)))
+    expects.extend(Expect(name, "diverges", (primary.cls,)) for name in diverging)
     return dataclasses.replace(program, comments=tuple(comments), expects=tuple(expects))
 
 

@@ -102,8 +102,10 @@ def program_json(program: Program) -> Json:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_json(files: Sequence[RunFile]) -> Json:
-    return document("run", passed=all(f.passed for f in files), files=[
+def run_json(files: Sequence[RunFile], errors: Sequence[PtediffError] = ()) -> Json:
+    """`errors`: the files that could not be read, parsed or validated (exit status 2)."""
+    passed = all(f.passed for f in files) and not errors
+    return document("run", passed=passed, errors=[error_json(e) for e in errors], files=[
         {
             "path": item.path,
             "passed": item.passed,

@@ -8,11 +8,13 @@ on the same implementation:
    unpacked);
 2. sequential: unpack parallel blocks into plain operations (each thread order);
 3. fewer threads: move a thread, or a thread's first or last operation, out of its block, or
-   merge two threads;
+   merge two threads; and simpler operations (one page, a locked migration) and configuration
+   (the defaults);
 4. fewer preemptions: explore the program's schedules with a growing preemption bound
    (`difftest.explore`) and keep the shortest schedule with the fewest preemptions;
-5. canonical names: children `p1, p2, ...` in creation order, written values `1, 2, ...`,
-   the lowest address at 0x1000.
+5. canonical form: each block's threads in the order they first run (so its schedule starts
+   with thread 0), children `p1, p2, ...` in creation order, written values `1, 2, ...`, the
+   lowest address at 0x1000.
 
 Edits keep the interleaving: a block's executed steps (from the model's trace) are edited
 along with its threads and become its new explicit schedule. A preemption is a switch away from
@@ -36,6 +38,7 @@ from difftest.outcome import Outcome
 from difftest.program import (
     INITIAL_PROC,
     PAGE_SIZE,
+    Config,
     Fault,
     Fork,
     Migrate,
@@ -114,11 +117,19 @@ def simplify(
     best = _Best(program, *shown)
     for _ in range(MAX_PASSES):
         before = best.program
-        for candidates in (_without_one_op, _sequential, _fewer_threads, _simpler_ops):
+        for candidates in (
+            _without_one_op,
+            _sequential,
+            _fewer_threads,
+            _simpler_ops,
+            _simpler_config,
+        ):
             _improve(best, reproducer, candidates)
         if best.program == before:
             break
     _fewest_preemptions(best, reproducer)
+    _improve(best, reproducer, _first_runner_first)
+    _improve(best, reproducer, _witness_schedules)
     _improve(best, reproducer, _canonical)
     return Simplified(
         best.program,
@@ -335,6 +346,37 @@ def _replace_op(program: Program, op_id: int, new: Op) -> Program:
         else:
             steps.append(pick(step))
     return dataclasses.replace(program, steps=tuple(steps))
+
+
+def _simpler_config(best: _Best) -> Iterator[Program]:
+    """The default configuration, else one setting back to its default."""
+    config, default = best.program.config, Config()
+    yield dataclasses.replace(best.program, config=default)
+    for setting in dataclasses.fields(Config):
+        if getattr(config, setting.name) != getattr(default, setting.name):
+            value = getattr(default, setting.name)
+            yield dataclasses.replace(
+                best.program, config=dataclasses.replace(config, **{setting.name: value})
+            )
+
+
+def _first_runner_first(best: _Best) -> Iterator[Program]:
+    """Each block's threads in the order they first run, so the schedule starts with 0."""
+    layout = _layout(best.program, best.outcome)
+    for item in layout:
+        if isinstance(item, _Block):
+            ran = list(dict.fromkeys(thread for thread, _ in item.steps))
+            order = ran + [t for t in range(len(item.threads)) if t not in ran]
+            renumber = {old: new for new, old in enumerate(order)}
+            item.threads = [item.threads[old] for old in order]
+            item.steps = [(renumber[t], op_id) for t, op_id in item.steps]
+    yield _program(best.program, layout)
+
+
+def _witness_schedules(best: _Best) -> Iterator[Program]:
+    """The shortest schedules that replay the current run."""
+    nblocks = len(best.program.blocks())
+    yield _with_schedules(best.program, witness_schedule(best.outcome.trace, nblocks))
 
 
 def _canonical(best: _Best) -> Iterator[Program]:

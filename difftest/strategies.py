@@ -71,9 +71,9 @@ KIND_ORDER: tuple[str, ...] = (
     "exit",
 )
 assert set(KIND_ORDER) == set(OP_KINDS)
-# What a drawn kind value means at top level: the races need faults, migrations and forks
-# most, so they get two values each. Values past the table open a parallel block.
-KIND_TABLE: tuple[str, ...] = (*KIND_ORDER, "fault", "migrate", "fork")
+# What a drawn kind value means at top level: migrations, forks and swapons (which only matter
+# in numbers) get two values each. Values past the table open a parallel block.
+KIND_TABLE: tuple[str, ...] = (*KIND_ORDER, "migrate", "fork", "swapon")
 KINDS_PARALLEL = 4  # about one top-level step in four is a parallel block
 # Inside a thread the same values mean kinds that race with each other: above all migrations
 # against forks and faults (map and swapon rarely race with anything).
@@ -105,7 +105,9 @@ MAX_THREADS = 3
 SCHEDULE_STEPS = 32  # steps of a block a drawn schedule covers; the rest falls back
 MAX_THREAD_OPS = 2
 MAX_BLOCK_OPS = 4  # the spec runs every interleaving of a block: keep blocks small
-SWAP_BITS_CHOICES = (5, 2, 3)  # the faithful 5 first, so configs shrink toward it
+# The faithful 5 first, so configs shrink toward it; 2 twice: with few swap types, running out
+# of them takes only a few swapons.
+SWAP_BITS_CHOICES = (5, 2, 3, 2)
 
 
 def configs(nodes: int = 2) -> st.SearchStrategy[Config]:

@@ -171,6 +171,7 @@ def test_impls_in_markdown_is_a_github_table(capsys: pytest.CaptureFixture[str])
         (["hunt", "--seconds", "5", "--max-examples", "5"], "not allowed with argument"),
         (["explore", "x.pte", "--unbounded", "--preemptions", "1"], "not allowed with argument"),
         (["run"], "the following arguments are required: PATH"),
+        (["explore", "x.pte", "--depth", "3"], "use them with --pct RUNS"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(

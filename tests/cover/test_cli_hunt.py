@@ -149,3 +149,13 @@ def test_the_same_seed_and_budget_find_the_same(
                            "postfix", *BUDGET, "--no-progress", "--format", "json")
     assert code == 0
     assert stable(json.loads(out)) == stable(hunted[1])
+
+
+def test_saving_into_a_file_is_refused_before_hunting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "plain-file"
+    target.write_text("")
+    code, out, err = ptediff(capsys, "hunt", "--save", target, "--max-examples", "1")
+    assert (code, out) == (2, "")
+    assert err == f"ptediff: error: --save {target}: not a directory\n"

@@ -108,3 +108,16 @@ def test_explore_json(capsys: pytest.CaptureFixture[str], mode: tuple[str, ...])
     assert code == 0
     assert document["path"] == str(FIX3)
     assert {i["impl"] for i in document["impls"]} == {"postfix", "prefix", "prefix-cow-fork-write"}
+
+
+def test_run_json_lists_the_files_it_could_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.pte"
+    bad.write_text("map p0 0x1000 1 rw\nmprotect p0 0x1000 1 rwx\n")
+    code, document = json_of(capsys, "run", bad, FIX3, "--impl", "postfix")
+    assert code == 2
+    assert document["passed"] is False
+    [error] = document["errors"]
+    assert (error["kind"], error["file"], error["line"]) == ("validation", str(bad), 2)
+    assert [f["path"] for f in document["files"]] == [str(FIX3)]
