@@ -17,7 +17,7 @@ and the first chunk uses the profile's database as a cache of earlier failures.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,11 +137,13 @@ def hunt(
     progress: Progress | None = None,
     check_invariants: bool = False,
     strategy: st.SearchStrategy[Program] | None = None,
+    until: Collection[tuple[str, str]] = (),
 ) -> HuntReport:
     """Search the given implementations (default: every registered one) for divergences.
 
     Budget: `max_examples` generated examples and/or `seconds` of wall time; neither → the
-    profile's max_examples. The hunt stops when either is spent.
+    profile's max_examples. The hunt stops when either is spent, or as soon as every
+    (implementation, signature class) pair in `until` has been found.
     """
     base = _profile(profile)
     if max_examples is None and seconds is None:
@@ -160,7 +162,12 @@ def hunt(
     )
     search = _Search(named, report, progress, seconds, check_invariants, strategy)
     remaining = max_examples
-    while (remaining is None or remaining > 0) and not search.out_of_time():
+    wanted = set(until)
+    while (
+        (remaining is None or remaining > 0)
+        and not search.out_of_time()
+        and not (wanted and wanted <= search.found)
+    ):
         size = CHUNK_EXAMPLES if remaining is None else min(CHUNK_EXAMPLES, remaining)
         chunk_settings = settings(
             base,
