@@ -54,7 +54,9 @@ SCHEDULE_VARIANTS = 4  # schedules each generated parallel program runs under
 # past it the property stops running new programs and the shrinking settles; the hunt's own
 # simplification then finishes the job.
 SHRINK_BUDGET = 1000
-Progress = Callable[[int, int, float | None], None]  # (examples run, found, seconds left)
+# (examples run against the budget, classes found, seconds left or None): the example count
+# never exceeds max_examples (runs while shrinking are not counted).
+Progress = Callable[[int, int, float | None], None]
 
 
 class HuntError(PtediffError):
@@ -103,6 +105,7 @@ class HuntReport:
     impls: tuple[str, ...]
     findings: list[Finding] = field(default_factory=list)
     examples: int = 0  # property runs, shrinking included
+    generated: int = 0  # examples counted against the budget (whole chunks)
     seconds: float = 0.0
     chunks: int = 0
     seed: int | None = None
@@ -110,6 +113,7 @@ class HuntReport:
     max_examples: int | None = None
     budget_seconds: float | None = None
     errors: list[str] = field(default_factory=list)  # hypothesis errors other than divergences
+    interrupted: bool = False  # stopped by Ctrl-C (the chunk running then is lost)
 
     def finding(self, impl: str, signature: str) -> Finding | None:
         return next((f for f in self.findings if (f.impl, f.signature) == (impl, signature)), None)
@@ -177,11 +181,16 @@ def hunt(
             report_multiple_bugs=True,
         )
         chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
-        for divergence in search.run_chunk(chunk_settings, chunk_seed):
-            if divergence.key not in search.found:  # else already found as another's twin
-                search.found.add(divergence.key)
-                _record(report, search, divergence, save_dir, check_invariants)
+        try:
+            for divergence in search.run_chunk(chunk_settings, chunk_seed):
+                if divergence.key not in search.found:  # else already found as another's twin
+                    search.found.add(divergence.key)
+                    _record(report, search, divergence, save_dir, check_invariants)
+        except KeyboardInterrupt:  # Ctrl-C ends the hunt with what it has found so far
+            report.interrupted = True
+            break
         report.chunks += 1
+        report.generated += size
         if remaining is not None:
             remaining -= size
     report.seconds = search.elapsed()
@@ -221,6 +230,8 @@ class _Search:
         self.strategy = strategy
         self.started = time.monotonic()
         self.first_seen: dict[ClassKey, tuple[int, float]] = {}
+        self.chunk_calls = 0  # property runs in the current chunk
+        self.chunk_size = 0
         self.found: set[ClassKey] = set()
 
     def elapsed(self) -> float:
@@ -234,6 +245,7 @@ class _Search:
 
     def observe(self, program: Program, judged: Sequence[tuple[str, Judgement | None]]) -> None:
         self.report.examples += 1
+        self.chunk_calls += 1
         for name, judgement in judged:
             if judgement is None:
                 key = (name, "crash")
@@ -243,9 +255,12 @@ class _Search:
                 continue
             self.first_seen.setdefault(key, (self.report.examples, self.elapsed()))
         if self.progress is not None:
-            self.progress(self.report.examples, len(self.found), self.seconds_left())
+            generated = self.report.generated + min(self.chunk_calls, self.chunk_size)
+            self.progress(generated, len(self.found), self.seconds_left())
 
     def run_chunk(self, chunk_settings: settings, chunk_seed: int | None) -> list[DivergenceFound]:
+        self.chunk_calls = 0
+        self.chunk_size = chunk_settings.max_examples
         prop = DifferentialProperty(
             self.named,
             check_invariants=self.check_invariants,

@@ -18,15 +18,18 @@ from __future__ import annotations
 from hypothesis import Phase, settings
 
 # The target phase (hill climbing on `hypothesis.target` observations) pays off only in long
-# campaigns; in short runs it spends most of the budget mutating a few examples.
-_NO_TARGET = tuple(phase for phase in Phase if phase is not Phase.target)
+# campaigns; in short runs it spends most of the budget mutating a few examples. The explain
+# phase re-runs a shrunk failure many times to annotate hypothesis's own report, which a hunt
+# does not print (it simplifies and reports the failure itself).
+_NO_TARGET = tuple(phase for phase in Phase if phase not in (Phase.target, Phase.explain))
+_NO_EXPLAIN = tuple(phase for phase in Phase if phase is not Phase.explain)
 
 PROFILES: dict[str, settings] = {
     "ci": settings(
         max_examples=200, derandomize=True, deadline=None, database=None, phases=_NO_TARGET
     ),
     "dev": settings(max_examples=500, deadline=None, phases=_NO_TARGET),
-    "deep": settings(max_examples=20_000, deadline=None),
+    "deep": settings(max_examples=20_000, deadline=None, phases=_NO_EXPLAIN),
 }
 DEFAULT_PROFILE = "dev"
 

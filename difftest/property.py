@@ -129,17 +129,23 @@ class DifferentialProperty:
     # settles on the smallest failure seen so far (the hunt simplifies it further).
     shrink_budget: int | None = None
     _calls_since_failure: int | None = field(default=None, repr=False, compare=False)
-    # Different choices often give the same program: remember the last runs (all deterministic).
+    # Different choices often give the same program: remember the last runs (all deterministic),
+    # and every failing one for good, so that replaying a failure after a budget is spent (or
+    # after the cache moved on) fails again: hypothesis would call that flaky otherwise.
     _runs: OrderedDict[Program, tuple[_Run, ...]] = field(
         default_factory=OrderedDict, repr=False, compare=False
+    )
+    _failing: dict[Program, tuple[_Run, ...]] = field(
+        default_factory=dict, repr=False, compare=False
     )
 
     def __call__(self, program: Program) -> None:
         if self._calls_since_failure is not None:
             self._calls_since_failure += 1
-        if program not in self._runs and self._spent():
+        known = program in self._runs or program in self._failing
+        if not known and self._spent():
             return
-        runs = self.runs(program)
+        runs = self._failing.get(program) or self.runs(program)
         if self.observer is not None:
             self.observer(program, [(run.name, run.judgement) for run in runs])
         if self.targets and hypothesis.currently_in_test_context():
@@ -152,6 +158,7 @@ class DifferentialProperty:
             if cls is not None and (run.name, cls) not in self.ignore:
                 if self._calls_since_failure is None:
                     self._calls_since_failure = 0
+                self._failing[program] = runs
                 raise divergence_type(run.name, cls)(run.program, run.judgement, run.crash)
 
     def _spent(self) -> bool:

@@ -49,12 +49,15 @@ from difftest.program import (
     Swapon,
     Thread,
 )
+from difftest.property import without_schedules
 from difftest.strategies import normalize_schedule
 from difftest.validate import validate
 
 Concurrency = Literal["sequential", "threads", "preemptions"]
 MAX_PREEMPTION_BOUND = 2  # exploring beyond this costs more than a simpler schedule is worth
 MAX_SCHEDULES_PER_BOUND = 2000
+MAX_RESCUE_SCHEDULES = 200  # per candidate edit whose old schedule lost the race
+MAX_RUNS = 20_000  # model runs per simplification before rescheduling is given up
 MAX_PASSES = 8
 
 
@@ -78,32 +81,77 @@ class Simplified:
 
 
 class Reproducer:
-    """Runs candidates on one implementation and tells whether they show the class."""
+    """Runs candidates on one implementation and tells whether they show the class.
+
+    Answers are remembered per program: the simplification passes start over after every
+    success and meet the same candidates again.
+    """
 
     def __init__(self, kernel: type, cls: str, *, check_invariants: bool = False) -> None:
         self.kernel = kernel
         self.cls = cls
         self.check_invariants = check_invariants
         self.runs = 0
+        self._shown: dict[Program, tuple[Outcome, Judgement] | None] = {}
+        self._rescued: dict[Program, tuple[Program, tuple[Outcome, Judgement] | None]] = {}
 
     def run(self, program: Program) -> Outcome:
         self.runs += 1
         return impls.run(self.kernel, program, check_invariants=self.check_invariants)
 
     def judge(self, program: Program, outcome: Outcome) -> Judgement:
-        return judge(program, spec_outcomes(program), outcome)
+        # the spec's outcomes never depend on a schedule: one spec run serves them all
+        return judge(program, spec_outcomes(without_schedules(program)), outcome)
+
+    def matches(self, program: Program, outcome: Outcome) -> bool:
+        return _primary_is(self.judge(program, outcome), self.cls)
 
     def shows(self, program: Program) -> tuple[Outcome, Judgement] | None:
         """The run and its judgement when `program` is valid and shows the class."""
+        if program not in self._shown:
+            self._shown[program] = self._show(program)
+        return self._shown[program]
+
+    def _show(self, program: Program) -> tuple[Outcome, Judgement] | None:
         try:
             validate(program)
         except DslValidationError:
             return None
         outcome = self.run(program)
         judgement = self.judge(program, outcome)
-        if judgement.divergence is None or judgement.divergence.primary.cls != self.cls:
-            return None
-        return outcome, judgement
+        return (outcome, judgement) if _primary_is(judgement, self.cls) else None
+
+    def rescheduled(self, program: Program) -> tuple[Program, tuple[Outcome, Judgement] | None]:
+        """`program` with the first schedule (few preemptions first, in exploration order) that
+        shows the class; the result is None when none of the schedules tried does."""
+        if program not in self._rescued:
+            self._rescued[program] = self._reschedule(program)
+        return self._rescued[program]
+
+    def _reschedule(self, program: Program) -> tuple[Program, tuple[Outcome, Judgement] | None]:
+        if self.runs > MAX_RUNS:
+            return program, None
+        try:
+            validate(program)
+        except DslValidationError:
+            return program, None
+        enumerator = ScheduleEnumerator(
+            program,
+            self.run,
+            preemption_bound=MAX_PREEMPTION_BOUND,
+            max_schedules=MAX_RESCUE_SCHEDULES,
+        )
+        nblocks = len(program.blocks())
+        for execution in enumerator:
+            if self.matches(program, execution.outcome):
+                witness = witness_schedule(execution.outcome.trace, nblocks)
+                candidate = _with_schedules(program, witness)
+                return candidate, self.shows(candidate)
+        return program, None
+
+
+def _primary_is(judgement: Judgement, cls: str) -> bool:
+    return judgement.divergence is not None and judgement.divergence.primary.cls == cls
 
 
 def simplify(
@@ -124,7 +172,7 @@ def simplify(
             _simpler_ops,
             _simpler_config,
         ):
-            _improve(best, reproducer, candidates)
+            _improve(best, reproducer, candidates, rescue=candidates is not _sequential)
         if best.program == before:
             break
     _fewest_preemptions(best, reproducer)
@@ -148,9 +196,17 @@ class _Best:
 
 
 def _improve(
-    best: _Best, reproducer: Reproducer, candidates: Callable[[_Best], Iterator[Program]]
+    best: _Best,
+    reproducer: Reproducer,
+    candidates: Callable[[_Best], Iterator[Program]],
+    *,
+    rescue: bool = False,
 ) -> None:
-    """Take the first candidate that shows the class, and start over from it, until none does."""
+    """Take the first candidate that shows the class, and start over from it, until none does.
+
+    rescue: when a race stops showing under its old schedule (an edit changed how many steps
+    a thread takes), look for another schedule before giving the candidate up.
+    """
     progress = True
     while progress:
         progress = False
@@ -158,6 +214,8 @@ def _improve(
             if candidate == best.program:
                 continue
             shown = reproducer.shows(candidate)
+            if shown is None and rescue and candidate.blocks() and best.program.blocks():
+                candidate, shown = reproducer.rescheduled(candidate)
             if shown is not None:
                 best.program, (best.outcome, best.judgement) = candidate, shown
                 progress = True
@@ -227,9 +285,12 @@ def _copy(layout: _Layout) -> _Layout:
 
 
 def _without_one_op(best: _Best) -> Iterator[Program]:
+    """Each operation dropped, the last first. A dropped migration also gets a second try with
+    the later migrations' nodes swapped (0 <-> 1): they then still move the page away from
+    where it is."""
     layout = _layout(best.program, best.outcome)
-    op_ids = [op_id for op_id in range(len(best.program.ops()))]
-    for victim in reversed(op_ids):
+    program_ops = best.program.ops()
+    for victim in reversed(range(len(program_ops))):
         edited = _copy(layout)
         for index, item in enumerate(edited):
             if isinstance(item, _Block):
@@ -238,7 +299,18 @@ def _without_one_op(best: _Best) -> Iterator[Program]:
             elif item[0] == victim:
                 del edited[index]
                 break
-        yield _program(best.program, edited)
+        candidate = _program(best.program, edited)
+        yield candidate
+        if isinstance(program_ops[victim], Migrate) and best.program.config.nodes == 2:
+            yield _nodes_swapped_after(candidate, victim)
+
+
+def _nodes_swapped_after(program: Program, first: int) -> Program:
+    """Migrations from op id `first` on move to the other of two nodes."""
+    for op_id, op in enumerate(program.ops()):
+        if op_id >= first and isinstance(op, Migrate):
+            program = _replace_op(program, op_id, dataclasses.replace(op, node=1 - op.node))
+    return program
 
 
 def _sequential(best: _Best) -> Iterator[Program]:
@@ -431,10 +503,7 @@ def _fewest_preemptions(best: _Best, reproducer: Reproducer) -> None:
         )
         hits = []
         for execution in enumerator:
-            judgement = reproducer.judge(best.program, execution.outcome)
-            if judgement.divergence is not None and judgement.divergence.primary.cls == (
-                reproducer.cls
-            ):
+            if reproducer.matches(best.program, execution.outcome):
                 witness = witness_schedule(execution.outcome.trace, nblocks)
                 hits.append((execution.preemptions, sum(map(len, witness)), witness))
         if hits:

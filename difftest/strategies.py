@@ -203,12 +203,10 @@ class _World:
             if isinstance(op, Munmap):
                 for page in span:
                     pages.pop(page, None)
-            else:
+            else:  # map needs the range free, mprotect needs it fully mapped
                 free = not any(page in pages for page in span)
                 full = all(page in pages for page in span)
-                if (
-                    free if isinstance(op, Map) else full
-                ):  # map needs a free range, mprotect a full one
+                if (isinstance(op, Map) and free) or (isinstance(op, Mprotect) and full):
                     pages.update(dict.fromkeys(span, op.prot))
         elif isinstance(op, Fault) and op.write:
             self.written[op.proc].add(op.addr // PAGE_SIZE)
@@ -241,7 +239,8 @@ class _View:
 @dataclass
 class _Generation:
     world: _World
-    enabled: tuple[str, ...]  # kinds on in this example, in KIND_ORDER
+    allowed: tuple[str, ...]  # kinds the caller allows
+    enabled: tuple[str, ...]  # kinds on in this example (swarm), in KIND_ORDER
     threads: tuple[int, int] | None  # None: no parallel blocks in this example
 
 
@@ -301,7 +300,7 @@ def _programs(
 ) -> Program:
     cfg = draw(_CONFIGS) if config is None else config
     enabled, parallel_enabled = _draw_swarm(draw, allowed, swarm, threads is not None)
-    gen = _Generation(_World(cfg), enabled, threads if parallel_enabled else None)
+    gen = _Generation(_World(cfg), allowed, enabled, threads if parallel_enabled else None)
     steps: list[Step] = list(_draw_setup(draw, gen, max_ops))
     while True:
         room = max_ops - sum(_n_ops(step) for step in steps)
@@ -339,13 +338,13 @@ def _draw_swarm(
 def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int) -> list[Op]:
     """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1."""
     setup = draw(_SETUP)
-    if not setup or max_ops < 2:
+    if not setup or max_ops < 2 or not {"map", "fault"} <= set(gen.allowed):
         return []
     where, what = draw(_WHERE), draw(_WHAT)
     page = where % ADDRESS_PAGES + 1
     ops: list[Op] = [Map(INITIAL_PROC, page * PAGE_SIZE, what % 2 + 1, Prot.RW)]
     ops.append(Fault(INITIAL_PROC, page * PAGE_SIZE, write=True, value=gen.world.next_value()))
-    if setup == 3 and "fork" in gen.enabled and max_ops >= 3:
+    if setup == 3 and "fork" in gen.allowed and max_ops >= 3:
         ops.append(Fork(INITIAL_PROC, gen.world.fresh_child()))
     for op in ops:
         gen.world.apply(op)
@@ -422,7 +421,9 @@ def _draw_schedule(draw: st.DrawFn, n_threads: int) -> tuple[int, ...] | None:
     if not draw(_HAS_SCHEDULE):
         return None
     walk = draw(_WALK)
-    steps = [(byte >> shift) & 3 for byte in walk for shift in (6, 4, 2, 0)]
+    # Step i reads the i-th pair of bits counted from the *end* of the bytes: the shrinker
+    # zeroes the first bytes first, i.e. the last steps, so schedules shrink toward short ones.
+    steps = [(byte >> shift) & 3 for byte in reversed(walk) for shift in (0, 2, 4, 6)]
     return normalize_schedule(step % n_threads for step in steps)
 
 
