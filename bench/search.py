@@ -39,7 +39,7 @@ class TargetRun:
     seconds_to_first: float | None = None
     shrink_seconds: float | None = None  # from the first failure to the finding's report
     reported_as: str | None = None  # primary class of the finding
-    shrunk_size: ProgramSize | None = None  # as hypothesis left it
+    shrunk_size: ProgramSize | None = None  # as hypothesis left it (preemptions not counted)
     size: ProgramSize | None = None  # after simplification
     text: str | None = None  # the simplified program, printed
 

@@ -7,6 +7,11 @@ hypothesis, simplified (`difftest.simplify`), located (the op where it first sho
 against the post-fix model (`difftest.differ.classify`) and optionally saved as a `.pte` file
 (`difftest.regressions`).
 
+Cost control: each generated program with a drawn schedule also runs under a few schedule
+variants (`SCHEDULE_VARIANTS`, see `difftest.property.schedule_variants`); hypothesis's shrinking
+gets `SHRINK_BUDGET` property runs per chunk, and stops at the time budget, before the hunt's own
+simplification takes over.
+
 Determinism: with a `seed` every chunk gets a seed derived from it and no example database is
 used, so the same seed and `max_examples` give the same findings (hypothesis itself stops
 looking for more bugs 10 s after the first one in a run; chunks are small enough that this does

@@ -8,7 +8,8 @@ on the same implementation:
    unpacked);
 2. sequential: unpack parallel blocks into plain operations (each thread order);
 3. fewer threads: move a thread, or a thread's first or last operation, out of its block, or
-   merge two threads; and simpler operations (one page, a locked migration) and configuration
+   merge two threads; fewer processes: fold a forked process into its parent (see
+   `_fewer_processes`); simpler operations (one page, a locked migration) and configuration
    (the defaults);
 4. fewer preemptions: explore the program's schedules with a growing preemption bound
    (`difftest.explore`) and keep the shortest schedule with the fewest preemptions;
@@ -169,6 +170,7 @@ def simplify(
             _without_one_op,
             _sequential,
             _fewer_threads,
+            _fewer_processes,
             _simpler_ops,
             _simpler_config,
         ):
@@ -307,10 +309,13 @@ def _without_one_op(best: _Best) -> Iterator[Program]:
 
 def _nodes_swapped_after(program: Program, first: int) -> Program:
     """Migrations from op id `first` on move to the other of two nodes."""
-    for op_id, op in enumerate(program.ops()):
+
+    def swap(op_id: int, op: Op, in_block: bool) -> Op:
         if op_id >= first and isinstance(op, Migrate):
-            program = _replace_op(program, op_id, dataclasses.replace(op, node=1 - op.node))
-    return program
+            return dataclasses.replace(op, node=1 - op.node)
+        return op
+
+    return _map_ops(program, swap)
 
 
 def _sequential(best: _Best) -> Iterator[Program]:
@@ -384,6 +389,34 @@ def _merged(layout: _Layout, index: int, source: int, target: int) -> _Layout:
     return edited
 
 
+def _fewer_processes(best: _Best) -> Iterator[Program]:
+    """A forked process folded into its parent: the fork goes, the child's operations become
+    the parent's, and the migrations of parallel blocks become unlocked. A migration under one
+    process's mmap_sem racing a fork of another is, once they are one process, a migration
+    that holds no mmap_sem racing the fork: what `unlocked` means."""
+    program = best.program
+    for op_id, op in enumerate(program.ops()):
+        if isinstance(op, Fork):
+            folded = _without_op(program, op_id)
+            yield _renamed(folded, {op.child: op.parent}, unlock=True)
+
+
+def _renamed(program: Program, names: dict[str, str], *, unlock: bool = False) -> Program:
+    """Processes renamed; with `unlock`, the migrations in parallel blocks become unlocked."""
+
+    def rewrite(op_id: int, op: Op, in_block: bool) -> Op:
+        changes: dict[str, object] = {
+            name: names.get(getattr(op, name), getattr(op, name))
+            for name in ("proc", "parent", "child")
+            if hasattr(op, name)
+        }
+        if unlock and in_block and isinstance(op, Migrate):
+            changes["unlocked"] = True
+        return dataclasses.replace(op, **changes)
+
+    return _map_ops(program, rewrite)
+
+
 def _simpler_ops(best: _Best) -> Iterator[Program]:
     """One operation made simpler: one page, a locked migration, one swap slot, no priority."""
     program = best.program
@@ -405,18 +438,35 @@ def _simpler_forms(op: Op) -> list[Op]:
 
 
 def _replace_op(program: Program, op_id: int, new: Op) -> Program:
-    counter = itertools.count()
+    return _map_ops(program, lambda i, op, _: new if i == op_id else op)
 
-    def pick(op: Op) -> Op:
-        return new if next(counter) == op_id else op
 
+def _without_op(program: Program, op_id: int) -> Program:
+    return _map_ops(program, lambda i, op, _: None if i == op_id else op)
+
+
+def _map_ops(program: Program, rewrite: Callable[[int, Op, bool], Op | None]) -> Program:
+    """Every operation passed through `rewrite(op id, op, in a block)`; None drops it. A block
+    left with one thread is unpacked into plain operations."""
+    op_ids = itertools.count()
     steps: list[Step] = []
     for step in program.steps:
-        if isinstance(step, Parallel):
-            threads = tuple(Thread(tuple(pick(op) for op in t.ops)) for t in step.threads)
-            steps.append(dataclasses.replace(step, threads=threads))
+        if not isinstance(step, Parallel):
+            new = rewrite(next(op_ids), step, False)
+            steps.extend([new] if new is not None else [])
+            continue
+        threads = []
+        for thread in step.threads:
+            ops = [rewrite(next(op_ids), op, True) for op in thread.ops]
+            kept = tuple(op for op in ops if op is not None)
+            if kept:
+                threads.append(Thread(kept))
+        if len(threads) >= 2 and len(threads) == len(step.threads):
+            steps.append(dataclasses.replace(step, threads=tuple(threads)))
+        elif len(threads) >= 2:  # a thread went: its schedule entries no longer mean anything
+            steps.append(Parallel(tuple(threads)))
         else:
-            steps.append(pick(step))
+            steps.extend(op for thread in threads for op in thread.ops)
     return dataclasses.replace(program, steps=tuple(steps))
 
 
@@ -461,27 +511,17 @@ def _canonical(best: _Best) -> Iterator[Program]:
             names[op.child] = f"p{len(names)}"
     addrs = [op.addr for op in program.ops() if hasattr(op, "addr")]
     shift = min(addrs, default=PAGE_SIZE) - PAGE_SIZE
-    values = iter(range(1, len(program.ops()) + 1))
+    values = itertools.count(1)
 
-    def rewrite(op: Op) -> Op:
+    def rewrite(op_id: int, op: Op, in_block: bool) -> Op:
         changes: dict[str, object] = {}
-        for name in ("proc", "parent", "child"):
-            if hasattr(op, name):
-                changes[name] = names.get(getattr(op, name), getattr(op, name))
         if hasattr(op, "addr"):
             changes["addr"] = op.addr - shift
         if isinstance(op, Fault) and op.write:
             changes["value"] = next(values)
         return dataclasses.replace(op, **changes)
 
-    steps: list[Step] = []
-    for step in program.steps:
-        if isinstance(step, Parallel):
-            threads = tuple(Thread(tuple(rewrite(op) for op in t.ops)) for t in step.threads)
-            steps.append(dataclasses.replace(step, threads=threads))
-        else:
-            steps.append(rewrite(step))
-    yield dataclasses.replace(program, steps=tuple(steps))
+    yield _renamed(_map_ops(program, rewrite), names)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,3 +70,26 @@ def test_a_sequential_bug_leaves_its_block() -> None:
 def test_a_program_that_does_not_show_the_class_is_refused() -> None:
     with pytest.raises(ValueError, match="does not show shared-writable on postfix"):
         simplify(parse(MESSY_COW_RACE), impls.load("postfix"), "shared-writable")
+
+
+def test_a_third_process_folds_into_its_parent_as_an_unlocked_migration() -> None:
+    three_processes = parse(
+        "map p0 0x1000 1 rw\n"
+        "fault p0 0x1000 write 0x1\n"
+        "fork p0 p1\n"
+        "parallel {\n"
+        "  thread { fork p0 p2 }\n"
+        "  thread { migrate p1 0x1000 1 }\n"
+        "} schedule 0 0 0 0 1 1 1 1 1 1 1 1 1\n"
+    )
+    kernel = impls.load("prefix-anon-vma-head")
+    result = simplify(three_processes, kernel, "orphan-migration-entry")
+    assert format_program(result.program) == (
+        "map      p0 0x1000 1 rw\n"
+        "fault    p0 0x1000 write 0x1\n"
+        "parallel {\n"
+        "  thread { fork p0 p1 }\n"
+        "  thread { migrate p0 0x1000 1 unlocked }\n"
+        "} schedule 0 0 0 0 1 1 1 1 1 1 1\n"
+    )
+    assert result.preemptions == 2
