@@ -22,7 +22,7 @@ from difftest.printer import format_program
 from difftest.program import Parallel, Program
 from difftest.strategies import normalize_schedule
 
-MAX_BOUND = 3  # the races need one preemption; 3 leaves room to be wrong about that
+MAX_BOUND = 3  # fix 3 needs one preemption, fix 1 two: 3 leaves room to be wrong about it
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,8 @@ class KnownMinimum:
     threads: int
     preemptions: int
     lines: int
-    texts: tuple[str, ...]  # canonical text in each thread order (equal preemptions or not)
+    texts: tuple[str, ...]  # canonical text in each thread order that reaches `preemptions`
     schedules_explored: int
-
-    def size(self) -> ProgramSize:
-        return ProgramSize(self.ops, self.threads, self.preemptions, self.lines)
 
 
 @cache

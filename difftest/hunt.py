@@ -58,7 +58,7 @@ SCHEDULE_VARIANTS = 4  # schedules each generated parallel program runs under
 # Property runs a chunk may spend after its first failure (hypothesis's shrinking included):
 # past it the property stops running new programs and the shrinking settles; the hunt's own
 # simplification then finishes the job.
-SHRINK_BUDGET = 1000
+SHRINK_BUDGET = 300
 # (examples run against the budget, classes found, seconds left or None): the example count
 # never exceeds max_examples (runs while shrinking are not counted).
 Progress = Callable[[int, int, float | None], None]

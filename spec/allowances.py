@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from difftest.outcome import ERRNO
-from difftest.program import Fault, Migrate, Op, Pageout
+from difftest.program import PAGE_SIZE, Exit, Fault, Migrate, Munmap, Op, Pageout
 from spec.branch import Branch, Concurrent, Pending
 from spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
 from spec.paging import migration_lookup, migration_target, move_page, pageout_target, reclaim
@@ -172,6 +172,27 @@ def pageout_stale_lookup(
                    Pending(op_id, op, page))]
 
 
+def _unmaps(other: Op, proc: str, addr: int) -> bool:
+    if isinstance(other, Exit):
+        return other.proc == proc
+    return (
+        isinstance(other, Munmap)
+        and other.proc == proc
+        and other.addr <= addr < other.addr + other.npages * PAGE_SIZE
+    )
+
+
+def migrate_unlocked_vanished(
+    s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    if not isinstance(op, Migrate) or not op.unlocked or migration_lookup(s, op) is None:
+        return []
+    if not any(_unmaps(other.op, op.proc, op.addr) for other in concurrent):
+        return []
+    return [Branch(s.clone(), {op_id: -ERRNO["ENOENT"]},
+                   frozenset(("migrate-unlocked-vanished",)))]
+
+
 def access_after_fault(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
@@ -215,6 +236,12 @@ ALLOWANCES: tuple[Allowance, ...] = (
         "a migration moves the page it found at the address, even if the address was "
         "remapped by another thread before the move",
         migrate_stale_lookup,
+    ),
+    Allowance(
+        "migrate-unlocked-vanished",
+        "a kernel-initiated migration racing an munmap or exit of its address may find the "
+        "vma and then no page (-ENOENT)",
+        migrate_unlocked_vanished,
     ),
     Allowance(
         "pageout-stale-lookup",

@@ -251,3 +251,25 @@ def test_pageout_stale_lookup_reclaims_the_page_found_in_a_second_step() -> None
     assert done.results == {4: 0}
     assert isinstance(done.state.ptes[("p0", A)], Swapped)
     assert isinstance(done.state.ptes[("p1", A)], Present)
+
+
+def test_unlocked_migrate_racing_munmap_may_find_no_page() -> None:
+    text = f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        parallel {{
+          thread {{ migrate p0 {A:#x} 1 UNLOCKED }}
+          thread {{ munmap p0 {A:#x} 1 }}
+        }}
+    """
+    vanished = [
+        o for o in run(text.replace("UNLOCKED", "unlocked"))
+        if "migrate-unlocked-vanished" in o.allowances
+    ]
+    assert [o.results[2] for o in vanished] == [-ERRNO["ENOENT"]]
+    assert all(o.state.get(("p0", A)) is None for o in vanished)
+    # Holding the mmap_sem, the migration is never cut off from its vma.
+    locked = run(text.replace(" UNLOCKED", ""))
+    assert all("migrate-unlocked-vanished" not in o.allowances for o in locked)
+    plain = [o.results[2] for o in locked if not o.allowances]
+    assert sorted(plain) == sorted([1, -ERRNO["EFAULT"]])

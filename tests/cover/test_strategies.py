@@ -192,7 +192,7 @@ def test_minimal_parallel_program_is_sequential() -> None:
     minimal = find(
         programs(),
         lambda p: bool(p.blocks()),
-        settings=settings(database=None, max_examples=2000),
+        settings=settings(database=None, derandomize=True, max_examples=2000),
     )
     (block,) = minimal.steps
     assert isinstance(block, Parallel)
@@ -206,29 +206,29 @@ def test_schedules_shrink_toward_fewest_switches() -> None:
     minimal = find(
         schedules(3),
         lambda s: s is not None and 2 in s,
-        settings=settings(database=None, max_examples=2000),
+        settings=settings(database=None, derandomize=True, max_examples=2000),
     )
     assert minimal == (2,)
     switched = find(
         schedules(2),
         lambda s: s is not None and 0 in s and s[0] == s[-1] == 1,
-        settings=settings(database=None, max_examples=5000),
+        settings=settings(database=None, derandomize=True, max_examples=5000),
     )
     assert switched == (1, 0, 1)
-    assert find(schedules(2), lambda s: True, settings=settings(database=None)) is None
+    assert find(schedules(2), lambda s: True, settings=settings(database=None, derandomize=True)) is None
 
 
 def test_minimal_programs_shrink_toward_simple_choices() -> None:
     swapons = find(
         programs(),
         lambda p: sum(isinstance(op, Swapon) for op in p.ops()) >= 3,
-        settings=settings(database=None, max_examples=5000),
+        settings=settings(database=None, derandomize=True, max_examples=5000),
     )
     assert swapons == Program((Swapon(1), Swapon(1), Swapon(1)))
     fork_then_write = find(
         programs(threads=None),
         lambda p: any(isinstance(op, Fault) and op.write and op.proc == "p1" for op in p.ops()),
-        settings=settings(database=None, max_examples=5000),
+        settings=settings(database=None, derandomize=True, max_examples=5000),
     )
     assert fork_then_write == Program((Fork("p0", "p1"), Fault("p1", PAGE_SIZE, True, 1)))
 
