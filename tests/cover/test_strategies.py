@@ -215,7 +215,8 @@ def test_schedules_shrink_toward_fewest_switches() -> None:
         settings=settings(database=None, derandomize=True, max_examples=5000),
     )
     assert switched == (1, 0, 1)
-    assert find(schedules(2), lambda s: True, settings=settings(database=None, derandomize=True)) is None
+    quick = settings(database=None, derandomize=True)
+    assert find(schedules(2), lambda s: True, settings=quick) is None
 
 
 def test_minimal_programs_shrink_toward_simple_choices() -> None:

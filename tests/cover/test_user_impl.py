@@ -1,4 +1,4 @@
-"""A user's own model, plugged in as `package.module:Class`, runs and is judged like a registered one."""
+"""A user's own model, loaded as `package.module:Class`, is judged like a registered one."""
 
 from __future__ import annotations
 
