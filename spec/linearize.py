@@ -68,7 +68,8 @@ def run(program: Program, *, checkpoints: bool = False) -> list[Outcome]:
             next_id += 1
         if checkpoints:
             worlds = [_with_checkpoint(w) for w in worlds]
-        worlds = _prune((w.identity(), w) for w in worlds)
+        if len(worlds) > 1:  # one world has nothing to deduplicate against
+            worlds = _prune((w.identity(), w) for w in worlds)
     return _outcomes(worlds, checkpoints)
 
 
