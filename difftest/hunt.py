@@ -8,9 +8,10 @@ against the post-fix model (`difftest.differ.classify`) and optionally saved as 
 (`difftest.regressions`).
 
 Cost control: each generated program with a drawn schedule also runs under a few schedule
-variants (`SCHEDULE_VARIANTS`, see `difftest.property.schedule_variants`); hypothesis's shrinking
-gets `SHRINK_BUDGET` property runs per chunk, and stops at the time budget, before the hunt's own
-simplification takes over.
+variants (`SCHEDULE_VARIANTS`, see `difftest.property.schedule_variants`). Hypothesis's shrinking
+gets `SHRINK_BUDGET` property runs per chunk and ends at the time budget: the property then
+stops the hypothesis run (`BudgetSpent`) and the hunt takes the smallest failure seen for each
+class; its own simplification takes over from there.
 
 Determinism: with a `seed` every chunk gets a seed derived from it and no example database is
 used, so the same seed and `max_examples` give the same findings (hypothesis itself stops
@@ -38,6 +39,7 @@ from difftest.errors import PtediffError
 from difftest.printer import format_program
 from difftest.program import Program
 from difftest.property import (
+    BudgetSpent,
     ClassKey,
     DifferentialProperty,
     DivergenceFound,
@@ -281,14 +283,18 @@ class _Search:
         test = chunk_settings(test)
         try:
             test()
+        except BudgetSpent:  # hypothesis stopped mid-way: take the smallest failures seen
+            divergences = list(prop.smallest.values())
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as error:  # the divergences hypothesis reports, and anything else
             collected = collect_failures(error)
             self.report.errors.extend(f"{type(e).__name__}: {e}" for e in collected.errors)
-            new = {d.key: d for d in collected.divergences if d.key not in self.found}
-            return sorted(new.values(), key=lambda d: (self.report.impls.index(d.impl), d.cls))
-        return []
+            divergences = collected.divergences
+        else:
+            return []
+        new = {d.key: d for d in divergences if d.key not in self.found}
+        return sorted(new.values(), key=lambda d: (self.report.impls.index(d.impl), d.cls))
 
 
 def _record(

@@ -121,13 +121,13 @@ class DifferentialProperty:
     observer: Observer | None = None
     targets: bool = True
     schedule_variants: int = 1
-    # Past this `time.monotonic()` value new programs are no longer run: they count as agreeing,
-    # so a hunt's shrinking winds down when its time budget is spent (programs already run still
-    # give their result, so nothing turns flaky).
+    # Past this `time.monotonic()` value, or after `shrink_budget` calls following the first
+    # failure, a new program raises BudgetSpent, which stops the hypothesis run; the smallest
+    # failure seen for each class is then in `smallest` (the hunt simplifies it further).
+    # Programs already run keep giving their result, so nothing turns flaky before that.
     deadline: float | None = None
-    # Likewise after this many calls following the first failure: hypothesis's shrinking then
-    # settles on the smallest failure seen so far (the hunt simplifies it further).
     shrink_budget: int | None = None
+    smallest: dict[ClassKey, DivergenceFound] = field(default_factory=dict, repr=False)
     _calls_since_failure: int | None = field(default=None, repr=False, compare=False)
     # Different choices often give the same program: remember the last runs (all deterministic),
     # and every failing one for good, so that replaying a failure after a budget is spent (or
@@ -144,7 +144,7 @@ class DifferentialProperty:
             self._calls_since_failure += 1
         known = program in self._runs or program in self._failing
         if not known and self._spent():
-            return
+            raise BudgetSpent
         runs = self._failing.get(program) or self.runs(program)
         if self.observer is not None:
             self.observer(program, [(run.name, run.judgement) for run in runs])
@@ -159,10 +159,14 @@ class DifferentialProperty:
                 if self._calls_since_failure is None:
                     self._calls_since_failure = 0
                 self._failing[program] = runs
-                raise divergence_type(run.name, cls)(run.program, run.judgement, run.crash)
+                error = divergence_type(run.name, cls)(run.program, run.judgement, run.crash)
+                best = self.smallest.get(error.key)
+                if best is None or _size(error.program) < _size(best.program):
+                    self.smallest[error.key] = error
+                raise error
 
     def _spent(self) -> bool:
-        """Whether the time or shrink budget is spent (new programs then count as agreeing)."""
+        """Whether the time or shrink budget is spent."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             return True
         return (
@@ -199,6 +203,21 @@ class DifferentialProperty:
         if len(self._runs) > RUN_CACHE_SIZE:
             self._runs.popitem(last=False)
         return result
+
+
+class BudgetSpent(BaseException):
+    """The property's time or shrink budget is spent. Not an Exception: hypothesis does not
+    record it as a failure but stops the whole run."""
+
+
+def _size(program: Program) -> tuple[int, int, int]:
+    """Smaller is simpler: operations, then threads, then schedule steps."""
+    blocks = program.blocks()
+    return (
+        len(program.ops()),
+        sum(len(block.threads) for block in blocks),
+        sum(len(block.schedule or ()) for block in blocks),
+    )
 
 
 @dataclass(frozen=True)

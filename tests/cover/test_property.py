@@ -25,6 +25,7 @@ from difftest.program import (
     Thread,
 )
 from difftest.property import (
+    BudgetSpent,
     DifferentialProperty,
     DivergenceFound,
     collect_failures,
@@ -182,16 +183,21 @@ def test_race_targets_count_steps_inside_a_migration_window() -> None:
     }
 
 
-def test_budgets_stop_running_new_programs_but_keep_known_results() -> None:
+def test_budgets_stop_the_run_but_keep_known_results() -> None:
     prop = prop_for("prefix-swapon-range", shrink_budget=1)
+    bigger = Program((Swapon(1), Swapon(1), Swapon(2), Swapon(1)), config=Config(swap_bits=2))
     with pytest.raises(DivergenceFound):
-        prop(SWAPONS)
-    prop(HIGHPTE_MIGRATE)  # one call after the failure: still run (agrees here)
-    unseen = Program((Swapon(1), Swapon(1), Swapon(1), Swapon(2)), config=Config(swap_bits=2))
-    prop(unseen)  # over budget: not run, counts as agreeing
+        prop(bigger)
+    with pytest.raises(DivergenceFound):
+        prop(SWAPONS)  # one call after the first failure: still run
+    unseen = Program((Swapon(4), Swapon(1), Swapon(1)), config=Config(swap_bits=2))
+    with pytest.raises(BudgetSpent):
+        prop(unseen)  # over budget: stops the whole hypothesis run
     assert unseen not in prop._runs
     with pytest.raises(DivergenceFound):
-        prop(SWAPONS)  # known failures still fail: nothing turns flaky
+        prop(bigger)  # known failures still fail: nothing turns flaky
+    assert prop.smallest[("prefix-swapon-range", "kernel-bug:sys_swapon")].program == SWAPONS
     late = prop_for("prefix-swapon-range", deadline=time.monotonic() - 1)
-    late(SWAPONS)
+    with pytest.raises(BudgetSpent):
+        late(SWAPONS)
     assert late._runs == {}
