@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from difftest.program import (
+from ptediff.core.program import (
     INITIAL_PROC,
     PAGE_SIZE,
     Config,

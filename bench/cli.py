@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ptediff.core.errors import PtediffError
+
 from bench import exploration, memory, profiling, scaling, shrink, throughput, ttf
 from bench.bugs import bug_impls
 from bench.campaign import Campaign, run_campaign
 from bench.results import DEFAULT_OUT, BenchResult, Target, prepare, render_table, write
 from bench.settings import FULL, QUICK, BenchError, BenchSettings
-from difftest.errors import PtediffError
 
 EXIT_OK = 0
 EXIT_ERROR = 2

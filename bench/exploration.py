@@ -1,4 +1,4 @@
-"""Benchmark 4, exploration rate: exhaustive schedule exploration (`difftest.explore.explore`)
+"""Benchmark 4, exploration rate: exhaustive schedule exploration (`ptediff.search.explore.explore`)
 of the race scenario files, per implementation the file expects, at the default preemption
 bound and (full run) unbounded, with and without invariant checks.
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ptediff.core.errors import PtediffError
+from ptediff.core.program import Program
+from ptediff.dsl.parse import parse_file
+from ptediff.search.explore import explore
+
 from bench.results import BenchResult, Target, fmt_rate, render_table
 from bench.settings import BenchError, BenchSettings
-from difftest.errors import PtediffError
-from difftest.explore import explore
-from difftest.parse import parse_file
-from difftest.program import Program
 
 NAME = "explore"
 REGRESSIONS = Path(__file__).resolve().parent.parent / "tests" / "regressions"

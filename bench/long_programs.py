@@ -1,6 +1,6 @@
 """Generated programs of about twenty operations, for the throughput benchmark.
 
-`difftest.strategies.programs` ends a program at each step with probability 1/4, so its
+`ptediff.search.strategies.programs` ends a program at each step with probability 1/4, so its
 programs are short whatever `max_ops` says (the search wants that). The throughput figure is
 asked for programs of about twenty operations, so this strategy chains programs drawn by the
 search's own strategy until the total reaches `fewest`: each segment's `p0` stands for the
@@ -14,8 +14,7 @@ import dataclasses
 from functools import cache
 
 from hypothesis import strategies as st
-
-from difftest.program import (
+from ptediff.core.program import (
     INITIAL_PROC,
     Config,
     Exit,
@@ -27,7 +26,7 @@ from difftest.program import (
     Thread,
     iter_ops,
 )
-from difftest.strategies import configs, programs
+from ptediff.search.strategies import configs, programs
 
 SEGMENT_OPS = 12  # the search's default max_ops
 

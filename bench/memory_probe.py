@@ -26,8 +26,8 @@ def max_rss_kib() -> int:
 def probe(
     seconds: float, max_examples: int | None, names: list[str] | None, trace: bool
 ) -> dict[str, object]:
-    import impls
-    from difftest.hunt import hunt
+    from ptediff import impls
+    from ptediff.search.hunt import hunt
 
     baseline = max_rss_kib()  # interpreter, hypothesis and ptediff imported
     if trace:

@@ -1,7 +1,7 @@
 """The known minimum of each seeded bug, measured rather than guessed.
 
 Operations and threads are the known minimal program's. Preemptions come from exhaustive
-exploration (`difftest.explore.ScheduleEnumerator`) of that program on the bug's variant with
+exploration (`ptediff.search.explore.ScheduleEnumerator`) of that program on the bug's variant with
 a growing preemption bound: the fewest preemptions of any schedule whose divergence shows the
 expected class. The canonical text picks, among those schedules, the one the simplifier would
 keep (fewest preemptions, then the shortest witness, then the smallest), so a search that
@@ -14,13 +14,14 @@ import dataclasses
 from dataclasses import dataclass
 from functools import cache
 
-import impls as models
+from ptediff import impls as models
+from ptediff.core.program import Parallel, Program
+from ptediff.dsl.printer import format_program
+from ptediff.search.explore import ScheduleEnumerator, model_runner, spec_judge, witness_schedule
+from ptediff.search.hunt import ProgramSize
+from ptediff.search.strategies import normalize_schedule
+
 from bench.bugs import SeededBug, minimal_variants
-from difftest.explore import ScheduleEnumerator, model_runner, spec_judge, witness_schedule
-from difftest.hunt import ProgramSize
-from difftest.printer import format_program
-from difftest.program import Parallel, Program
-from difftest.strategies import normalize_schedule
 
 MAX_BOUND = 3  # fix 3 needs one preemption, fix 1 two: 3 leaves room to be wrong about it
 

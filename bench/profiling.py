@@ -12,12 +12,13 @@ import io
 import pstats
 from collections.abc import Callable
 
+from ptediff.core.program import Program
+from ptediff.judge.check import clear_cache
+from ptediff.search.property import DifferentialProperty, resolve_impls
+
 from bench.results import BenchResult
 from bench.settings import BenchSettings
 from bench.throughput import IMPLS, run_pass
-from difftest.check import clear_cache
-from difftest.program import Program
-from difftest.property import DifferentialProperty, resolve_impls
 
 NAME = "profile"
 TOP = 20

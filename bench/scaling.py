@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import impls as models
-import spec
+from ptediff import impls as models
+from ptediff import spec
+from ptediff.core.program import Program
+
 from bench.results import BenchResult, Target, render_table
 from bench.settings import BenchSettings
 from bench.workload import WORKLOAD_SEED, sequential_program
-from difftest.program import Program
 
 NAME = "scaling"
 TARGET_RATIO = 1.5

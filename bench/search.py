@@ -1,4 +1,4 @@
-"""One benchmark search: `difftest.hunt.hunt` on one implementation with a seed and a time
+"""One benchmark search: `ptediff.search.hunt.hunt` on one implementation with a seed and a time
 budget, read back per target divergence class.
 
 The hunt itself runs, unchanged, so the figures are the engine's as it stands. It has no hook to
@@ -25,9 +25,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from difftest import profiles
-from difftest.check import clear_cache
-from difftest.hunt import Finding, ProgramSize, hunt
+from ptediff.judge.check import clear_cache
+from ptediff.search import profiles
+from ptediff.search.hunt import Finding, ProgramSize, hunt
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from difftest.errors import PtediffError
+from ptediff.core.errors import PtediffError
 
 
 class BenchError(PtediffError):

@@ -18,16 +18,16 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as with_seed
+from ptediff import impls as models
+from ptediff import spec
+from ptediff.core.program import Program
+from ptediff.judge.check import clear_cache
+from ptediff.judge.differ import judge
+from ptediff.search.property import DifferentialProperty, resolve_impls
 
-import impls as models
-import spec
 from bench.long_programs import long_programs
 from bench.results import BenchResult, Target, fmt_rate, render_table
 from bench.settings import BenchSettings
-from difftest.check import clear_cache
-from difftest.differ import judge
-from difftest.program import Program
-from difftest.property import DifferentialProperty, resolve_impls
 
 NAME = "throughput"
 IMPLS = ("postfix", "prefix")

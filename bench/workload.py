@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from difftest.program import (
+from ptediff.core.program import (
     INITIAL_PROC,
     PAGE_SIZE,
     Exit,
@@ -29,7 +29,7 @@ from difftest.program import (
     Prot,
     Swapon,
 )
-from difftest.validate import validate
+from ptediff.dsl.validate import validate
 
 SPACE_PAGES = 16
 MAX_PROCS = 4

@@ -1,7 +1,7 @@
-"""`python -m difftest ...` is the `ptediff` command."""
+"""`python -m ptediff ...` is the `ptediff` command."""
 
 import sys
 
-from difftest.cli import main
+from ptediff.cli import main
 
 sys.exit(main())

@@ -1,9 +1,9 @@
 """pytest plugin: every `.pte` file under the `pte_paths` directories is a set of tests.
 
 One item per (file, implementation): the implementations named by the file's `expect` lines,
-or every registered one when it has none. An item passes iff `difftest.verdict.evaluate`
+or every registered one when it has none. An item passes iff `ptediff.judge.verdict.evaluate`
 passes: the verdict and signatures its `expect` line asks for, and every `=> RESULT`. A failing
-item shows the verdict's messages and the divergence tables of `difftest.report`, not a
+item shows the verdict's messages and the divergence tables of `ptediff.report.report`, not a
 traceback; a file that does not parse shows the DSL error.
 
 Registered through the `pytest11` entry point `ptediff`, so a plain `pytest` run picks it up.
@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from difftest.errors import PtediffError
+from ptediff.core.errors import PtediffError
 
 if TYPE_CHECKING:
-    from difftest.program import Program
-    from difftest.verdict import Verdict
+    from ptediff.core.program import Program
+    from ptediff.judge.verdict import Verdict
 
 DEFAULT_PTE_PATHS = ["tests/regressions"]
 
@@ -61,7 +60,7 @@ class PteFile(pytest.File):
     """A `.pte` file: parsed once, one item per implementation it is checked against."""
 
     def collect(self) -> Iterator[PteItem]:
-        from difftest.parse import parse_file
+        from ptediff.dsl.parse import parse_file
 
         program = parse_file(self.path)
         expect_lines = {expect.impl: expect.pos for expect in program.expects}
@@ -98,7 +97,7 @@ class PteItem(pytest.Item):
         self.line = line  # of the `expect` line that asks for this item, if any
 
     def runtest(self) -> None:
-        from difftest.verdict import evaluate
+        from ptediff.judge.verdict import evaluate
 
         verdict = evaluate(self.program, self.impl)
         if not verdict.passed:
@@ -115,7 +114,7 @@ class PteItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def _describe(self, verdict: Verdict) -> str:
-        from difftest.report import format_divergence
+        from ptediff.report.report import format_divergence
 
         where = f"{self.path.name}:{self.line}" if self.line else self.path.name
         lines = [f"{where}: {self.impl} did not meet its expectation"]
@@ -131,6 +130,6 @@ class PteItem(pytest.Item):
 
 
 def _registered_names() -> list[str]:
-    from difftest.validate import registered_impls
+    from ptediff.dsl.validate import registered_impls
 
     return list(registered_impls())

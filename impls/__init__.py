@@ -2,9 +2,9 @@
 migration: add R/W migration entries"): the post-fix `Kernel` and one variant per reverted fix.
 """
 
-from impls.base import Kernel
-from impls.bugs import KernelBug
-from impls.registry import REGISTRY, load
-from impls.runner import run
+from ptediff.impls.base import Kernel
+from ptediff.impls.bugs import KernelBug
+from ptediff.impls.registry import REGISTRY, load
+from ptediff.impls.runner import run
 
 __all__ = ["REGISTRY", "Kernel", "KernelBug", "load", "run"]

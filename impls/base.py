@@ -10,21 +10,21 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, ClassVar
 
-from difftest import program as ast
-from difftest.outcome import BugReport
-from difftest.program import BUG, Op, Result
-from impls.bugs import KernelBug
-from impls.fault import Fault
-from impls.fork import Fork
-from impls.memory import Memory
-from impls.migrate import Migrate
-from impls.mmap import Mmap
-from impls.mprotect import Mprotect
-from impls.pte import PAGE_SIZE
-from impls.rmap import Rmap
-from impls.sched import KGen, Preempt, Wait
-from impls.swapfile import Swapfile
-from impls.vmscan import Vmscan
+from ptediff.core import program as ast
+from ptediff.core.outcome import BugReport
+from ptediff.core.program import BUG, Op, Result
+from ptediff.impls.bugs import KernelBug
+from ptediff.impls.fault import Fault
+from ptediff.impls.fork import Fork
+from ptediff.impls.memory import Memory
+from ptediff.impls.migrate import Migrate
+from ptediff.impls.mmap import Mmap
+from ptediff.impls.mprotect import Mprotect
+from ptediff.impls.pte import PAGE_SIZE
+from ptediff.impls.rmap import Rmap
+from ptediff.impls.sched import KGen, Preempt, Wait
+from ptediff.impls.swapfile import Swapfile
+from ptediff.impls.vmscan import Vmscan
 
 ESRCH = 3  # an operation naming a process that does not exist (yet, or any more)
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from difftest.outcome import BugReport
-from difftest.program import Config
-from impls.bugs import KernelBug
-from impls.pte import PresentPte, Pte, SwapEncoding
-from impls.sched import (
+from ptediff.core.outcome import BugReport
+from ptediff.core.program import Config
+from ptediff.impls.bugs import KernelBug
+from ptediff.impls.pte import PresentPte, Pte, SwapEncoding
+from ptediff.impls.sched import (
     EXCLUSIVE,
     Acquire,
     KGen,
@@ -22,7 +22,7 @@ from impls.sched import (
     Task,
     TryAcquire,
 )
-from impls.structs import AnonVma, Mm, Page, PageTable, SwapInfo, pmd_index
+from ptediff.impls.structs import AnonVma, Mm, Page, PageTable, SwapInfo, pmd_index
 
 ZERO_PFN = 0
 

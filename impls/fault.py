@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from difftest.program import SIGSEGV, Result
-from impls.core import KernelCore
-from impls.pte import PresentPte
-from impls.sched import READ, Acquire, KGen, Preempt
-from impls.structs import VM_EXEC, VM_READ, VM_WRITE, Mm
+from ptediff.core.program import SIGSEGV, Result
+from ptediff.impls.core import KernelCore
+from ptediff.impls.pte import PresentPte
+from ptediff.impls.sched import READ, Acquire, KGen, Preempt
+from ptediff.impls.structs import VM_EXEC, VM_READ, VM_WRITE, Mm
 
 
 class Fault(KernelCore):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from impls.core import KernelCore
-from impls.sched import WRITE, Acquire, KGen
-from impls.structs import VM_LOCKED, Mm
+from ptediff.impls.core import KernelCore
+from ptediff.impls.sched import WRITE, Acquire, KGen
+from ptediff.impls.structs import VM_LOCKED, Mm
 
 
 class Fork(KernelCore):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
-from difftest.outcome import Violation
-from impls.core import KernelCore
-from impls.pte import PresentPte, Pte, SwapPte
-from impls.structs import VM_WRITE, AnonVma, Mm, Page
+from ptediff.core.outcome import Violation
+from ptediff.impls.core import KernelCore
+from ptediff.impls.pte import PresentPte, Pte, SwapPte
+from ptediff.impls.structs import VM_WRITE, AnonVma, Mm, Page
 
 
 class InvariantChecker:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from impls.core import KernelCore, PteHandle
-from impls.pte import PAGE_SIZE, PresentPte, Pte, SwapPte
-from impls.sched import Acquire, KGen, Mutex
-from impls.structs import (
+from ptediff.impls.core import KernelCore, PteHandle
+from ptediff.impls.pte import PAGE_SIZE, PresentPte, Pte, SwapPte
+from ptediff.impls.sched import Acquire, KGen, Mutex
+from ptediff.impls.structs import (
     PMD_SPAN,
     VM_SHARED,
     VM_WRITE,

@@ -4,12 +4,12 @@ helpers of include/linux/swapops.h.
 
 from __future__ import annotations
 
-from difftest.outcome import ERRNO
-from impls.core import KernelCore, PteHandle
-from impls.memory import mk_pte
-from impls.pte import Pte, SwapPte, is_swap_pte
-from impls.sched import READ, Acquire, KGen, Mutex, WaitUnlocked
-from impls.structs import Mm, Page, Vma
+from ptediff.core.outcome import ERRNO
+from ptediff.impls.core import KernelCore, PteHandle
+from ptediff.impls.memory import mk_pte
+from ptediff.impls.pte import Pte, SwapPte, is_swap_pte
+from ptediff.impls.sched import READ, Acquire, KGen, Mutex, WaitUnlocked
+from ptediff.impls.structs import Mm, Page, Vma
 
 MIGRATE_PASSES = 10
 FORCE_LOCK_PASS = 3  # from this pass on, migrate_pages sleeps for the page lock

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from difftest.outcome import ERRNO
-from difftest.program import Prot
-from impls.core import KernelCore
-from impls.mprotect import prot_to_vm_flags
-from impls.pte import PAGE_SHIFT, PAGE_SIZE
-from impls.sched import WRITE, Acquire, KGen
-from impls.structs import VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, Mm, Vma, protection_map
+from ptediff.core.outcome import ERRNO
+from ptediff.core.program import Prot
+from ptediff.impls.core import KernelCore
+from ptediff.impls.mprotect import prot_to_vm_flags
+from ptediff.impls.pte import PAGE_SHIFT, PAGE_SIZE
+from ptediff.impls.sched import WRITE, Acquire, KGen
+from ptediff.impls.structs import VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, Mm, Vma, protection_map
 
 
 class Mmap(KernelCore):

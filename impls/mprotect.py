@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from difftest.outcome import ERRNO
-from difftest.program import Prot
-from impls.core import KernelCore, PteHandle
-from impls.pte import PAGE_SIZE, PresentPte, SwapPte
-from impls.sched import WRITE, Acquire, KGen
-from impls.structs import (
+from ptediff.core.outcome import ERRNO
+from ptediff.core.program import Prot
+from ptediff.impls.core import KernelCore, PteHandle
+from ptediff.impls.pte import PAGE_SIZE, PresentPte, SwapPte
+from ptediff.impls.sched import WRITE, Acquire, KGen
+from ptediff.impls.structs import (
     PMD_SPAN,
     VM_EXEC,
     VM_READ,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-from difftest.errors import ImplLoadError
-from impls.base import Kernel
-from impls.variants import AnonVmaHead, CowForkWrite, PreFix, PteUnmapArg, SwaponRange
+from ptediff.core.errors import ImplLoadError
+from ptediff.impls.base import Kernel
+from ptediff.impls.variants import AnonVmaHead, CowForkWrite, PreFix, PteUnmapArg, SwaponRange
 
 REGISTRY: dict[str, type[Kernel]] = {
     cls.NAME: cls for cls in (Kernel, PreFix, AnonVmaHead, PteUnmapArg, CowForkWrite, SwaponRange)
@@ -39,6 +39,6 @@ def load(name_or_path: str) -> type[Kernel]:
         raise ImplLoadError(f"module {module_name!r} has no attribute {class_name!r}")
     if not isinstance(cls, type) or not issubclass(cls, Kernel):
         raise ImplLoadError(
-            f"{name_or_path!r} is not a subclass of impls.Kernel (registered models: {known})"
+            f"{name_or_path!r} is not a subclass of ptediff.Kernel (registered models: {known})"
         )
     return cls

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from impls.core import KernelCore
-from impls.pte import PAGE_SHIFT, PresentPte, SwapPte
-from impls.sched import Acquire, KGen
-from impls.structs import VM_LOCKED, AnonVma, Page, Vma
+from ptediff.impls.core import KernelCore
+from ptediff.impls.pte import PAGE_SHIFT, PresentPte, SwapPte
+from ptediff.impls.sched import Acquire, KGen
+from ptediff.impls.structs import VM_LOCKED, AnonVma, Page, Vma
 
 SWAP_SUCCESS = 0
 SWAP_AGAIN = 1

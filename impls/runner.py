@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from difftest.outcome import Outcome, TraceStep
-from difftest.program import INITIAL_PROC, Op, Parallel, Program, Result
-from impls.base import Kernel, entry_function
-from impls.invariants import InvariantChecker
-from impls.registry import load
-from impls.sched import Deadlock, Preempt, Scheduler, Step, Task
-from impls.snapshot import snapshot
+from ptediff.core.outcome import Outcome, TraceStep
+from ptediff.core.program import INITIAL_PROC, Op, Parallel, Program, Result
+from ptediff.impls.base import Kernel, entry_function
+from ptediff.impls.invariants import InvariantChecker
+from ptediff.impls.registry import load
+from ptediff.impls.sched import Deadlock, Preempt, Scheduler, Step, Task
+from ptediff.impls.snapshot import snapshot
 
 
 class Machine:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from difftest.outcome import NONE_PTE, Key, PteState
-from impls.core import KernelCore
-from impls.pte import PresentPte, Pte, SwapPte
+from ptediff.core.outcome import NONE_PTE, Key, PteState
+from ptediff.impls.core import KernelCore
+from ptediff.impls.pte import PresentPte, Pte, SwapPte
 
 # Swap slots get frame ids far above any pfn, so a slot never looks like a page.
 SWAP_FRAME_BASE = 1 << 48

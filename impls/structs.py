@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from impls.pte import PAGE_SHIFT, PAGE_SIZE, PTRS_PER_PTE, Pte
-from impls.sched import Mutex, RwSemaphore
+from ptediff.impls.pte import PAGE_SHIFT, PAGE_SIZE, PTRS_PER_PTE, Pte
+from ptediff.impls.sched import Mutex, RwSemaphore
 
 # vm_flags (include/linux/mm.h)
 VM_READ = 0x1

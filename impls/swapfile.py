@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from difftest.outcome import ERRNO
-from impls.core import KernelCore
-from impls.sched import KGen
-from impls.structs import (
+from ptediff.core.outcome import ERRNO
+from ptediff.impls.core import KernelCore
+from ptediff.impls.sched import KGen
+from ptediff.impls.structs import (
     SWAP_MAP_BAD,
     SWAP_MAP_MAX,
     SWP_ACTIVE,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from difftest.program import INITIAL_PROC, Config, Prot
-from impls.base import Kernel
-from impls.sched import KGen, Preempt, Scheduler, Task
-from impls.structs import Mm, Vma
+from ptediff.core.program import INITIAL_PROC, Config, Prot
+from ptediff.impls.base import Kernel
+from ptediff.impls.sched import KGen, Preempt, Scheduler, Task
+from ptediff.impls.structs import Mm, Vma
 
 
 def drive(kernel: Kernel, gen: KGen[Any], name: str = "test") -> Any:

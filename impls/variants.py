@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from impls.base import Kernel
-from impls.core import PteHandle
-from impls.pte import Pte, SwapPte
-from impls.sched import Mutex
-from impls.structs import AnonVma, Vma, is_cow_mapping
+from ptediff.impls.base import Kernel
+from ptediff.impls.core import PteHandle
+from ptediff.impls.pte import Pte, SwapPte
+from ptediff.impls.sched import Mutex
+from ptediff.impls.structs import AnonVma, Vma, is_cow_mapping
 
 
 class AnonVmaHead(Kernel):

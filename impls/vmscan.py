@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from difftest.outcome import ERRNO
-from impls.core import KernelCore
-from impls.pte import PAGE_SIZE
-from impls.rmap import SWAP_SUCCESS
-from impls.sched import READ, Acquire, KGen
-from impls.structs import Mm, Page
+from ptediff.core.outcome import ERRNO
+from ptediff.impls.core import KernelCore
+from ptediff.impls.pte import PAGE_SIZE
+from ptediff.impls.rmap import SWAP_SUCCESS
+from ptediff.impls.sched import READ, Acquire, KGen
+from ptediff.impls.structs import Mm, Page
 
 
 class Vmscan(KernelCore):

@@ -4,7 +4,7 @@
 the allowances). No kernel machinery: no locks, no encodings, no reverse maps.
 """
 
-from spec.allowances import ALLOWANCE_NAMES, ALLOWANCES, Allowance
-from spec.linearize import run
+from ptediff.spec.allowances import ALLOWANCE_NAMES, ALLOWANCES, Allowance
+from ptediff.spec.linearize import run
 
 __all__ = ["ALLOWANCES", "ALLOWANCE_NAMES", "Allowance", "run"]

@@ -16,13 +16,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from difftest.outcome import ERRNO
-from difftest.program import PAGE_SIZE, Exit, Fault, Migrate, Munmap, Op, Pageout
-from spec.branch import Branch, Concurrent, Pending
-from spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
-from spec.paging import migration_lookup, migration_target, move_page, pageout_target, reclaim
-from spec.state import Present, SpecState, Swapped
-from spec.touch import held_pages, migrating, reclaiming
+from ptediff.core.outcome import ERRNO
+from ptediff.core.program import PAGE_SIZE, Exit, Fault, Migrate, Munmap, Op, Pageout
+from ptediff.spec.branch import Branch, Concurrent, Pending
+from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
+from ptediff.spec.paging import (
+    migration_lookup,
+    migration_target,
+    move_page,
+    pageout_target,
+    reclaim,
+)
+from ptediff.spec.state import Present, SpecState, Swapped
+from ptediff.spec.touch import held_pages, migrating, reclaiming
 
 Rule = Callable[[SpecState, int, Op, Sequence[Concurrent]], list[Branch]]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from difftest.program import Fault, Migrate, Op, Pageout, Result
-from spec.ops import apply
-from spec.paging import move_page, reclaim
-from spec.state import SpecState
+from ptediff.core.program import Fault, Migrate, Op, Pageout, Result
+from ptediff.spec.ops import apply
+from ptediff.spec.paging import move_page, reclaim
+from ptediff.spec.state import SpecState
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from difftest.program import SIGSEGV, Fault, Result
-from spec.state import ZERO_PAGE, Present, SpecState, Swapped
+from ptediff.core.program import SIGSEGV, Fault, Result
+from ptediff.spec.state import ZERO_PAGE, Present, SpecState, Swapped
 
 Key = tuple[str, int]
 

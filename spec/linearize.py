@@ -14,13 +14,13 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from difftest.canon import canonical_state, outcome_key
-from difftest.outcome import Key, Outcome, PteState
-from difftest.program import Op, Parallel, Program, Result
-from spec.branch import Branch, Concurrent, Pending
-from spec.snapshot import fingerprint, pte_states, vma_prots
-from spec.state import SpecState
-from spec.step import finish, step
+from ptediff.core.canon import canonical_state, outcome_key
+from ptediff.core.outcome import Key, Outcome, PteState
+from ptediff.core.program import Op, Parallel, Program, Result
+from ptediff.spec.branch import Branch, Concurrent, Pending
+from ptediff.spec.snapshot import fingerprint, pte_states, vma_prots
+from ptediff.spec.state import SpecState
+from ptediff.spec.step import finish, step
 
 
 @dataclass(frozen=True)

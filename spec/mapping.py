@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from difftest.outcome import ERRNO
-from difftest.program import PAGE_SIZE, Exit, Fork, Map, Mprotect, Munmap, Prot, Result
-from spec.state import Present, SpecState, Swapped, Vma
+from ptediff.core.outcome import ERRNO
+from ptediff.core.program import PAGE_SIZE, Exit, Fork, Map, Mprotect, Munmap, Prot, Result
+from ptediff.spec.state import Present, SpecState, Swapped, Vma
 
 
 def _bad_range(addr: int, npages: int) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from difftest.errors import SpecError
-from difftest.program import (
+from ptediff.core.errors import SpecError
+from ptediff.core.program import (
     Exit,
     Fault,
     Fork,
@@ -19,10 +19,10 @@ from difftest.program import (
     Result,
     Swapon,
 )
-from spec.fault import do_fault
-from spec.mapping import do_exit, do_fork, do_map, do_mprotect, do_munmap
-from spec.paging import do_migrate, do_pageout, do_swapon
-from spec.state import SpecState
+from ptediff.spec.fault import do_fault
+from ptediff.spec.mapping import do_exit, do_fork, do_map, do_mprotect, do_munmap
+from ptediff.spec.paging import do_migrate, do_pageout, do_swapon
+from ptediff.spec.state import SpecState
 
 OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
     Map: do_map,

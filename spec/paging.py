@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from difftest.outcome import ERRNO
-from difftest.program import Migrate, Pageout, Prot, Result, Swapon
-from spec.state import Present, SpecState, Swapped
-from spec.swap import max_swapfiles
+from ptediff.core.outcome import ERRNO
+from ptediff.core.program import Migrate, Pageout, Prot, Result, Swapon
+from ptediff.spec.state import Present, SpecState, Swapped
+from ptediff.spec.swap import max_swapfiles
 
 
 def do_swapon(s: SpecState, op: Swapon) -> Result:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from difftest.outcome import NONE_PTE, Key, PteState
-from spec.state import ZERO_PAGE, Present, SpecState, Swapped
-from spec.swap import Slot
+from ptediff.core.outcome import NONE_PTE, Key, PteState
+from ptediff.spec.state import ZERO_PAGE, Present, SpecState, Swapped
+from ptediff.spec.swap import Slot
 
 
 def slot_frame(slot: Slot) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from difftest.program import INITIAL_PROC, PAGE_SIZE, Config, Prot
-from spec.swap import Slot, SwapTable
+from ptediff.core.program import INITIAL_PROC, PAGE_SIZE, Config, Prot
+from ptediff.spec.swap import Slot, SwapTable
 
 ZERO_PAGE = 0  # the one shared zero page: node 0, data 0, never anonymous
 

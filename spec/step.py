@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from difftest.program import Fault, Op
-from spec.allowances import ALLOWANCES
-from spec.branch import Branch, Concurrent, Pending
-from spec.fault import handle_fault, needs_fault
-from spec.ops import apply
-from spec.state import SpecState
+from ptediff.core.program import Fault, Op
+from ptediff.spec.allowances import ALLOWANCES
+from ptediff.spec.branch import Branch, Concurrent, Pending
+from ptediff.spec.fault import handle_fault, needs_fault
+from ptediff.spec.ops import apply
+from ptediff.spec.state import SpecState
 
 
 def step(s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]) -> list[Branch]:

@@ -6,10 +6,10 @@ to decide when the kernel may give a result no linearization gives.
 
 from __future__ import annotations
 
-from difftest.program import PAGE_SIZE, Exit, Fault, Fork, Migrate, Munmap, Op, Pageout
-from spec.branch import Concurrent
-from spec.paging import migration_target, pageout_target
-from spec.state import Present, SpecState, Swapped
+from ptediff.core.program import PAGE_SIZE, Exit, Fault, Fork, Migrate, Munmap, Op, Pageout
+from ptediff.spec.branch import Concurrent
+from ptediff.spec.paging import migration_target, pageout_target
+from ptediff.spec.state import Present, SpecState, Swapped
 
 
 def pages_touched(s: SpecState, op: Op) -> set[int]:

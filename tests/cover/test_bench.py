@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
+from ptediff.core.program import Program
+from ptediff.dsl.validate import validate
 
 import bench
 from bench.bugs import SEEDED_BUGS, search_plan
@@ -17,8 +19,6 @@ from bench.long_programs import long_programs
 from bench.minima import known_minimum
 from bench.settings import QUICK
 from bench.workload import sequential_program
-from difftest.program import Program
-from difftest.validate import validate
 
 TINY = dataclasses.replace(
     QUICK,

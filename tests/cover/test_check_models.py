@@ -12,11 +12,10 @@ import dataclasses
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-
-from difftest.check import check, check_located
-from difftest.parse import parse
-from difftest.program import Config, Fault, Migrate, Parallel, Program, Swapon
-from difftest.strategies import programs
+from ptediff.core.program import Config, Fault, Migrate, Parallel, Program, Swapon
+from ptediff.dsl.parse import parse
+from ptediff.judge.check import check, check_located
+from ptediff.search.strategies import programs
 
 scenarios = pytest.importorskip("test_scenarios")  # the models engineer's fix scenarios
 

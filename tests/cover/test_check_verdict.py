@@ -1,17 +1,16 @@
-"""`difftest.check` (spec + model + differ) and `difftest.verdict` (expect lines, `=>`)."""
+"""`ptediff.judge.check` (spec + model + differ), `ptediff.judge.verdict` (expect lines, `=>`)."""
 
 from __future__ import annotations
 
 import pytest
-
-import spec
-from difftest import check as check_module
-from difftest.check import check, check_located, locate, spec_outcomes
-from difftest.differ import Judgement, judge
-from difftest.errors import ImplLoadError, SpecError
-from difftest.outcome import Outcome
-from difftest.parse import parse
-from difftest.verdict import broken_expectations, evaluate, evaluate_program
+from ptediff import spec
+from ptediff.core.errors import ImplLoadError, SpecError
+from ptediff.core.outcome import Outcome
+from ptediff.dsl.parse import parse
+from ptediff.judge import check as check_module
+from ptediff.judge.check import check, check_located, locate, spec_outcomes
+from ptediff.judge.differ import Judgement, judge
+from ptediff.judge.verdict import broken_expectations, evaluate, evaluate_program
 
 SWAPON_LIMIT = """
 config swap_bits=2
@@ -48,7 +47,7 @@ def test_check_runs_both_sides_and_judges() -> None:
 
 
 def test_check_accepts_a_kernel_class_and_rejects_unknown_names() -> None:
-    import impls
+    from ptediff import impls
 
     assert check(parse(SWAPON_LIMIT), impls.REGISTRY["postfix"]).agrees
     with pytest.raises(ImplLoadError):

@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import impls
-from difftest.cli import main
-from difftest.parse import parse
+from ptediff import impls
+from ptediff.cli.main import main
+from ptediff.dsl.parse import parse
 
 REPO = Path(__file__).resolve().parents[2]
 REGRESSIONS = REPO / "tests" / "regressions"
@@ -28,7 +27,7 @@ def ptediff(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int,
 
 def test_python_dash_m_is_the_ptediff_command() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "difftest", "impls"], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "ptediff", "impls"], capture_output=True, text=True, cwd=REPO
     )
     assert done.returncode == 0, done.stderr
     assert "prefix-cow-fork-write" in done.stdout

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from difftest.cli import main
+from ptediff.cli.main import main
 
 FIX3 = Path(__file__).resolve().parents[2] / "tests" / "regressions" / "fix3.pte"
 

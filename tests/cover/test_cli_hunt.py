@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from ptediff.cli.main import main
+from ptediff.impls.variants import PteUnmapArg
 from test_report_schema import validate_report
-
-from difftest.cli import main
-from impls.variants import PteUnmapArg
 
 BUDGET = ("--max-examples", "300", "--seed", "1", "--profile", "ci")
 FIX2 = "kernel-bug:remove_migration_pte"

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ptediff import impls
+from ptediff.cli.main import main
+from ptediff.dsl.parse import parse_file
 from test_cli_run import FIX3 as FIX3_TEXT
 from test_report_schema import validate_report
-
-import impls
-from difftest.cli import main
-from difftest.parse import parse_file
 
 REGRESSIONS = Path(__file__).resolve().parents[2] / "tests" / "regressions"
 FIX3 = REGRESSIONS / "fix3.pte"
@@ -32,7 +31,7 @@ def test_impls_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, document = json_of(capsys, "impls")
     assert code == 0
     assert [i["name"] for i in document["impls"]] == list(impls.REGISTRY)
-    assert document["impls"][0]["class"] == "impls.base:Kernel"
+    assert document["impls"][0]["class"] == "ptediff.impls.base:Kernel"
 
 
 def test_check_json_with_a_good_and_a_bad_file(

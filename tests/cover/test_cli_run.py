@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from difftest.cli import main
+from ptediff.cli.main import main
 
 REGRESSIONS = Path(__file__).resolve().parents[2] / "tests" / "regressions"
 
@@ -106,17 +105,17 @@ def test_impl_option_overrides_expect_lines_and_unexpected_impls_are_only_report
     fix3: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = ptediff(capsys, "run", fix3, "--impl", "prefix", "--impl",
-                           "impls.variants:CowForkWrite")
+                           "ptediff.impls.variants:CowForkWrite")
     assert code == 0
     assert _row(out, "prefix")[-1] == "reported"
-    assert _row(out, "impls.variants:CowForkWrite")[-1] == "reported"
+    assert _row(out, "ptediff.impls.variants:CowForkWrite")[-1] == "reported"
     assert "postfix" not in out
 
 
 def test_without_expect_lines_every_registered_impl_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import impls
+    from ptediff import impls
 
     path = tmp_path / "plain.pte"
     path.write_text("map p0 0x1000 1 rw\nfault p0 0x1000 read => 0\n")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from difftest.differ import Judgement, classify, judge, same_outcome
-from difftest.outcome import ERRNO, BugReport, Outcome, PteState, Violation
-from difftest.parse import parse
-from difftest.program import SIGSEGV
-from difftest.signature import Signature, matches, ordered
+from ptediff.core.outcome import ERRNO, BugReport, Outcome, PteState, Violation
+from ptediff.core.program import SIGSEGV
+from ptediff.dsl.parse import parse
+from ptediff.judge.differ import Judgement, classify, judge, same_outcome
+from ptediff.judge.signature import Signature, matches, ordered
 
 A, B = 0x1000, 0x2000
 PROGRAM = parse("""

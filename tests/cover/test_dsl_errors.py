@@ -9,9 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-
-from difftest import errors
-from difftest.parse import parse, parse_file
+from ptediff.core import errors
+from ptediff.dsl.parse import parse, parse_file
 
 ERROR_DIR = Path(__file__).with_name("dsl_errors")
 HEADER = re.compile(r"# error: (\w+) (\d+):(\d+) (.+)")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from difftest.parse import TERMINAL_WORDS, describe_expected, lark_parser
-from grammar import GRAMMAR_PATH, grammar_text
+from ptediff.dsl.parse import TERMINAL_WORDS, describe_expected, lark_parser
+from ptediff.grammar import GRAMMAR_PATH, grammar_text
 
 
 def test_grammar_file_is_shipped_with_the_package() -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from difftest.errors import DslValidationError
-from difftest.parse import parse, parse_file
-from difftest.program import (
+from ptediff.core.errors import DslValidationError
+from ptediff.core.program import (
     Config,
     Exit,
     Expect,
@@ -26,7 +24,8 @@ from difftest.program import (
     Swapon,
     Thread,
 )
-from difftest.validate import validate
+from ptediff.dsl.parse import parse, parse_file
+from ptediff.dsl.validate import validate
 
 EXAMPLE_FORK = """\
 # Fix 3: COW mappings not write-protected on fork, shown with three processes.

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from difftest.parse import parse, parse_file
-from difftest.printer import format_config, format_op, format_program
-from difftest.program import (
+from ptediff.core.program import (
     Config,
     Expect,
     Fault,
@@ -19,6 +17,8 @@ from difftest.program import (
     Swapon,
     Thread,
 )
+from ptediff.dsl.parse import parse, parse_file
+from ptediff.dsl.printer import format_config, format_op, format_program
 
 REGRESSIONS = Path(__file__).parents[1] / "regressions"
 

@@ -9,14 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
-
-from difftest.errors import DslError
-from difftest.outcome import ERRNO
-from difftest.parse import lark_parser, parse
-from difftest.printer import format_program
-from difftest.program import BUG, SIGSEGV, Expect, Op, Parallel, Program, Result, Step, Thread
-from difftest.strategies import programs
-from difftest.validate import registered_impls
+from ptediff.core.errors import DslError
+from ptediff.core.outcome import ERRNO
+from ptediff.core.program import BUG, SIGSEGV, Expect, Op, Parallel, Program, Result, Step, Thread
+from ptediff.dsl.parse import lark_parser, parse
+from ptediff.dsl.printer import format_program
+from ptediff.dsl.validate import registered_impls
+from ptediff.search.strategies import programs
 
 RESULTS: st.SearchStrategy[Result | None] = st.one_of(
     st.none(),
@@ -52,7 +51,7 @@ def _with_results(draw: st.DrawFn, steps: tuple[Step, ...]) -> tuple[Step, ...]:
 
 @st.composite
 def annotated_programs(draw: st.DrawFn) -> Program:
-    """`difftest.strategies.programs()` plus what it leaves out: comments, expects, results."""
+    """`ptediff.programs()` plus what it leaves out: comments, expects, results."""
     program = draw(programs())
     impls = draw(st.lists(st.sampled_from(registered_impls()), unique=True, max_size=3))
     expects = tuple(

@@ -14,9 +14,10 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from difftest.errors import ImplLoadError
-from difftest.explore import (
+from ptediff.core.errors import ImplLoadError
+from ptediff.core.outcome import Outcome, PteState, TraceStep
+from ptediff.core.program import Fault, Map, Migrate, Op, Parallel, Program, Prot, Step, Thread
+from ptediff.search.explore import (
     Execution,
     ExploreError,
     ExploreReport,
@@ -31,9 +32,7 @@ from difftest.explore import (
     tally,
     with_schedules,
 )
-from difftest.outcome import Outcome, PteState, TraceStep
-from difftest.pct import PctSampler, PriorityPlan, pct
-from difftest.program import Fault, Map, Migrate, Op, Parallel, Program, Prot, Step, Thread
+from ptediff.search.pct import PctSampler, PriorityPlan, pct
 
 MIGRATE_STEPS = 3
 

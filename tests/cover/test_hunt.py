@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from difftest.errors import ImplLoadError
-from difftest.hunt import HuntError, HuntReport, ProgramSize, hunt
-from difftest.parse import parse_file
-from difftest.program import Config, Program, Swapon
-from difftest.strategies import programs
+from ptediff.core.errors import ImplLoadError
+from ptediff.core.program import Config, Program, Swapon
+from ptediff.dsl.parse import parse_file
+from ptediff.search.hunt import HuntError, HuntReport, ProgramSize, hunt
+from ptediff.search.strategies import programs
 
 SWAPONS = Program((Swapon(1), Swapon(1), Swapon(1)), config=Config(swap_bits=2))
 SWAPON_BUG = "kernel-bug:sys_swapon"

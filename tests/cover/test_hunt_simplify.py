@@ -4,11 +4,10 @@ fewest preemptions, canonical names, values and addresses."""
 from __future__ import annotations
 
 import pytest
-
-import impls
-from difftest.parse import parse
-from difftest.printer import format_program
-from difftest.simplify import simplify
+from ptediff import impls
+from ptediff.dsl.parse import parse
+from ptediff.dsl.printer import format_program
+from ptediff.search.simplify import simplify
 
 MESSY_COW_RACE = """\
 config swap_bits=3

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from difftest.program import Config
-from impls import Kernel, KernelBug
-from impls.pte import SwapEncoding
-from impls.structs import Page
-from impls.testing import booted, drive
+from ptediff.core.program import Config
+from ptediff.impls import Kernel, KernelBug
+from ptediff.impls.pte import SwapEncoding
+from ptediff.impls.structs import Page
+from ptediff.impls.testing import booted, drive
 
 
 @pytest.mark.parametrize(("bits", "max_swapfiles"), [(5, 30), (2, 2), (3, 6)])

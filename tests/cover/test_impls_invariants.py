@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
-import impls
-from difftest.outcome import Outcome
-from difftest.program import (
+from ptediff import impls
+from ptediff.core.outcome import Outcome
+from ptediff.core.program import (
     Exit,
     Fault,
     Fork,
@@ -25,9 +24,9 @@ from difftest.program import (
     Swapon,
     Thread,
 )
-from impls.invariants import InvariantChecker
-from impls.pte import PresentPte, SwapPte
-from impls.testing import booted, drive, mapped
+from ptediff.impls.invariants import InvariantChecker
+from ptediff.impls.pte import PresentPte, SwapPte
+from ptediff.impls.testing import booted, drive, mapped
 
 A = 0x1000
 

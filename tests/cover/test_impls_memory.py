@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from difftest.program import Prot
-from impls import Kernel, KernelBug
-from impls.core import PteHandle
-from impls.pte import PresentPte, SwapPte
-from impls.registry import REGISTRY
-from impls.sched import Acquire, KGen, Preempt, Scheduler, Step, Task
-from impls.structs import Mm, Page, Vma, protection_map
-from impls.testing import booted, drive, mapped
+from ptediff.core.program import Prot
+from ptediff.impls import Kernel, KernelBug
+from ptediff.impls.core import PteHandle
+from ptediff.impls.pte import PresentPte, SwapPte
+from ptediff.impls.registry import REGISTRY
+from ptediff.impls.sched import Acquire, KGen, Preempt, Scheduler, Step, Task
+from ptediff.impls.structs import Mm, Page, Vma, protection_map
+from ptediff.impls.testing import booted, drive, mapped
 
 A = 0x1000
 

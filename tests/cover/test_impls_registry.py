@@ -6,12 +6,11 @@ import inspect
 import re
 
 import pytest
-
-import impls
-from difftest.errors import ImplLoadError
-from difftest.program import Program
-from impls import REGISTRY, Kernel, load
-from impls.variants import AnonVmaHead, CowForkWrite, PreFix, PteUnmapArg, SwaponRange
+from ptediff import impls
+from ptediff.core.errors import ImplLoadError
+from ptediff.core.program import Program
+from ptediff.impls import REGISTRY, Kernel, load
+from ptediff.impls.variants import AnonVmaHead, CowForkWrite, PreFix, PteUnmapArg, SwaponRange
 
 NAMES = [
     "postfix",
@@ -35,7 +34,7 @@ def test_registry_names_and_reverts() -> None:
 
 def test_load_by_name_and_by_path() -> None:
     assert load("prefix") is PreFix
-    assert load("impls.variants:CowForkWrite") is CowForkWrite
+    assert load("ptediff.impls.variants:CowForkWrite") is CowForkWrite
     assert load("impls:Kernel") is Kernel
 
 
@@ -44,9 +43,9 @@ def test_load_by_name_and_by_path() -> None:
     [
         ("nosuch", "unknown implementation 'nosuch'"),
         ("no_such_module_xyz:Kernel", "cannot import module 'no_such_module_xyz'"),
-        ("impls.variants:Missing", "has no attribute 'Missing'"),
-        ("impls.variants:is_cow_mapping", "is not a subclass of impls.Kernel"),
-        ("os:path", "is not a subclass of impls.Kernel"),
+        ("ptediff.impls.variants:Missing", "has no attribute 'Missing'"),
+        ("ptediff.impls.variants:is_cow_mapping", "is not a subclass of ptediff.Kernel"),
+        ("os:path", "is not a subclass of ptediff.Kernel"),
         (":Kernel", "expected package.module:ClassName"),
     ],
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import impls
-from difftest.outcome import NONE_PTE, Outcome
-from difftest.program import (
+from ptediff import impls
+from ptediff.core.outcome import NONE_PTE, Outcome
+from ptediff.core.program import (
     BUG,
     SIGSEGV,
     Config,

@@ -6,10 +6,9 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
-
-import impls
-from difftest.program import Config, Fault, Map, Parallel, Program, Prot, Swapon, Thread
-from impls.sched import (
+from ptediff import impls
+from ptediff.core.program import Config, Fault, Map, Parallel, Program, Prot, Swapon, Thread
+from ptediff.impls.sched import (
     WRITE,
     Acquire,
     Deadlock,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-import impls
-from difftest.outcome import Outcome
-from difftest.program import (
+from ptediff import impls
+from ptediff.core.outcome import Outcome
+from ptediff.core.program import (
     Config,
     Fault,
     Fork,
@@ -18,9 +17,9 @@ from difftest.program import (
     Prot,
     Swapon,
 )
-from impls import Kernel
-from impls.registry import REGISTRY
-from impls.testing import booted, drive
+from ptediff.impls import Kernel
+from ptediff.impls.registry import REGISTRY
+from ptediff.impls.testing import booted, drive
 
 A = 0x1000
 EPERM, EINVAL = -1, -22

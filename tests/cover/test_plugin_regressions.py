@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from difftest.parse import parse, parse_file
-from difftest.printer import format_program
+from ptediff.dsl.parse import parse, parse_file
+from ptediff.dsl.printer import format_program
 
 REGRESSIONS = Path(__file__).parents[1] / "regressions"
 

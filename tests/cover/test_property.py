@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
-
-from difftest.outcome import Outcome, PteState, TraceStep
-from difftest.program import (
+from ptediff.core.outcome import Outcome, PteState, TraceStep
+from ptediff.core.program import (
     Config,
     Fault,
     Fork,
@@ -24,7 +23,8 @@ from difftest.program import (
     Swapon,
     Thread,
 )
-from difftest.property import (
+from ptediff.impls import Kernel
+from ptediff.search.property import (
     BudgetSpent,
     DifferentialProperty,
     DivergenceFound,
@@ -36,7 +36,6 @@ from difftest.property import (
     schedule_variants,
     without_schedules,
 )
-from impls import Kernel
 
 SWAPONS = Program((Swapon(1), Swapon(1), Swapon(1)), config=Config(swap_bits=2))
 HIGHPTE_MIGRATE = Program(

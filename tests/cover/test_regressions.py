@@ -6,13 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-
-from difftest.check import check
-from difftest.differ import Judgement
-from difftest.parse import parse_file
-from difftest.program import Config, Expect, Program, Swapon
-from difftest.regressions import SaveError, content_hash, save
-from difftest.verdict import evaluate
+from ptediff.core.program import Config, Expect, Program, Swapon
+from ptediff.dsl.parse import parse_file
+from ptediff.judge.check import check
+from ptediff.judge.differ import Judgement
+from ptediff.judge.verdict import evaluate
+from ptediff.search.regressions import SaveError, content_hash, save
 
 SWAPONS = Program((Swapon(1), Swapon(1), Swapon(1)), config=Config(swap_bits=2))
 CLS = "kernel-bug:sys_swapon"

@@ -1,13 +1,13 @@
-"""difftest.report: block rendering, the interleaving timeline, the divergence tables."""
+"""ptediff.report.report: block rendering, the interleaving timeline, the divergence tables."""
 
 from __future__ import annotations
 
 import textwrap
 
-from difftest.differ import Judgement, PteRow
-from difftest.outcome import Outcome, PteState, TraceStep
-from difftest.parse import parse
-from difftest.report import (
+from ptediff.core.outcome import Outcome, PteState, TraceStep
+from ptediff.dsl.parse import parse
+from ptediff.judge.differ import Judgement, PteRow
+from ptediff.report.report import (
     Heading,
     Listing,
     Table,

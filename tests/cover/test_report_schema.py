@@ -140,7 +140,7 @@ def _impls_document(**changes: Any) -> dict[str, Any]:
     document = {
         "schema": "ptediff-report/1",
         "command": "impls",
-        "impls": [{"name": "postfix", "class": "impls.base:Kernel", "reverts": ""}],
+        "impls": [{"name": "postfix", "class": "ptediff.impls.base:Kernel", "reverts": ""}],
     }
     document.update(changes)
     return document
@@ -155,7 +155,10 @@ def test_validator_accepts_a_valid_document() -> None:
     [
         ({"command": "nonsense"}, "oneOf"),
         ({"schema": "ptediff-report/0"}, "oneOf"),
-        ({"impls": [{"name": "postfix", "class": "impls.base:Kernel"}]}, "missing 'reverts'"),
+        (
+            {"impls": [{"name": "postfix", "class": "ptediff.impls.base:Kernel"}]},
+            "missing 'reverts'",
+        ),
         ({"impls": [{"name": 3, "class": "x:Y", "reverts": ""}]}, "expected string"),
         ({"impls": "postfix"}, "expected array"),
         ({"extra": 1}, "unexpected key 'extra'"),

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
-import impls
-from difftest.outcome import Outcome
-from difftest.program import (
+from ptediff import impls
+from ptediff.core.outcome import Outcome
+from ptediff.core.program import (
     BUG,
     Config,
     Fault,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-import spec
-from difftest.errors import SpecError
-from difftest.outcome import ERRNO, Outcome, PteState
-from difftest.parse import parse
-from difftest.program import SIGSEGV, Fault, Fork, Map, Program, Prot
+from ptediff import spec
+from ptediff.core.errors import SpecError
+from ptediff.core.outcome import ERRNO, Outcome, PteState
+from ptediff.core.program import SIGSEGV, Fault, Fork, Map, Program, Prot
+from ptediff.dsl.parse import parse
 
 A = 0x1000
 B = 0x2000
@@ -420,7 +419,7 @@ def test_migrate_errors(setup: str, expected: int) -> None:
 
 def test_migrate_to_a_missing_node_is_enodev() -> None:
     program = Program((Map("p0", A, 1, Prot.RW), Fault("p0", A, True, 1)))
-    from difftest.program import Migrate
+    from ptediff.core.program import Migrate
 
     outcome = spec.run(Program((*program.steps, Migrate("p0", A, 5))))[0]
     assert outcome.results[2] == -ERRNO["ENODEV"]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import spec
-from difftest.outcome import ERRNO, Outcome
-from difftest.parse import parse
-from spec.allowances import ALLOWANCE_NAMES, ALLOWANCES
-from spec.branch import Concurrent
-from spec.linearize import World
-from spec.state import Present, SpecState, Swapped
-from spec.step import finish, step
+from ptediff import spec
+from ptediff.core.outcome import ERRNO, Outcome
+from ptediff.dsl.parse import parse
+from ptediff.spec.allowances import ALLOWANCE_NAMES, ALLOWANCES
+from ptediff.spec.branch import Concurrent
+from ptediff.spec.linearize import World
+from ptediff.spec.state import Present, SpecState, Swapped
+from ptediff.spec.step import finish, step
 
 A = 0x1000
 

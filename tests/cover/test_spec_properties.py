@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
-
-import spec
-from difftest.canon import outcome_key
-from difftest.differ import state_properties
-from difftest.program import Parallel, Program
-from difftest.strategies import programs
+from ptediff import spec
+from ptediff.core.canon import outcome_key
+from ptediff.core.program import Parallel, Program
+from ptediff.judge.differ import state_properties
+from ptediff.search.strategies import programs
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,8 +7,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
-
-from difftest.program import (
+from ptediff.core.program import (
     INITIAL_PROC,
     PAGE_SIZE,
     Config,
@@ -24,7 +23,7 @@ from difftest.program import (
     Program,
     Swapon,
 )
-from difftest.strategies import KIND_ORDER, normalize_schedule, programs, schedules
+from ptediff.search.strategies import KIND_ORDER, normalize_schedule, programs, schedules
 
 QUICK = settings(max_examples=150, database=None, deadline=None, derandomize=True)
 
@@ -114,8 +113,8 @@ def test_fixed_config_and_kinds(program: Program) -> None:
 
 
 def test_generated_programs_pass_the_dsl_validator() -> None:
-    parse = pytest.importorskip("difftest.parse").parse
-    format_program = pytest.importorskip("difftest.printer").format_program
+    parse = pytest.importorskip("ptediff.dsl.parse").parse
+    format_program = pytest.importorskip("ptediff.dsl.printer").format_program
 
     @QUICK
     @given(programs())

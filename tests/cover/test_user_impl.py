@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 USER_MODEL = '''
-from impls import Kernel
+from ptediff.impls import Kernel
 
 
 class EagerMprotect(Kernel):
@@ -32,7 +32,7 @@ def test_a_user_subclass_is_loaded_by_path_and_its_divergence_named(tmp_path: Pa
     (tmp_path / "mymodels.py").write_text(USER_MODEL)
     (tmp_path / "same.pte").write_text(PROGRAM)
     done = subprocess.run(
-        [sys.executable, "-m", "difftest", "run", "same.pte", "--impl", "mymodels:EagerMprotect"],
+        [sys.executable, "-m", "ptediff", "run", "same.pte", "--impl", "mymodels:EagerMprotect"],
         cwd=tmp_path,
         env={"PYTHONPATH": str(tmp_path), "PATH": ""},
         capture_output=True,

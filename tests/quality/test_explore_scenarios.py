@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-import impls
-from difftest.explore import (
+from ptediff import impls
+from ptediff.core.program import Program
+from ptediff.dsl.parse import parse, parse_file
+from ptediff.search.explore import (
     ExploreReport,
     ImplReport,
     SignatureKey,
@@ -28,9 +29,7 @@ from difftest.explore import (
     spec_judge,
     with_schedules,
 )
-from difftest.parse import parse, parse_file
-from difftest.pct import pct
-from difftest.program import Program
+from ptediff.search.pct import pct
 
 REGRESSIONS = Path(__file__).resolve().parents[1] / "regressions"
 

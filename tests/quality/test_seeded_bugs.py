@@ -10,8 +10,7 @@ seeds need, so a change that makes the search much weaker fails here.
 from __future__ import annotations
 
 import pytest
-
-from difftest.hunt import hunt
+from ptediff.search.hunt import hunt
 
 FIX4 = "config swap_bits=2\n\nswapon   1\nswapon   1\nswapon   1\n"
 FIX2 = (

@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from difftest.check import ImplRef, check, locate, spec_outcomes
-from difftest.differ import Judgement
-from difftest.errors import SpecError
-from difftest.outcome import format_result
-from difftest.program import Expect, Fault, Op, Program, Result
-from difftest.signature import matches
+from ptediff.core.errors import SpecError
+from ptediff.core.outcome import format_result
+from ptediff.core.program import Expect, Fault, Op, Program, Result
+from ptediff.judge.check import ImplRef, check, locate, spec_outcomes
+from ptediff.judge.differ import Judgement
+from ptediff.judge.signature import matches
 
 POSTFIX = "postfix"
 
@@ -156,7 +156,7 @@ def _is_read(op: Op) -> bool:
 def _op_text(op: Op) -> str:
     """The operation as written (with its `=> RESULT`)."""
     try:
-        from difftest.printer import format_op
+        from ptediff.dsl.printer import format_op
     except ImportError:  # the printer is optional here: fall back to the op's kind
         return op.KIND
     return format_op(op)

@@ -16,7 +16,7 @@ any interleaving, so a thread sees the processes alive when the block starts plu
 forks itself; a process another thread of the block creates or exits is off limits to it. After
 the block, the processes created by its threads exist and the ones exited are gone.
 
-Limits (repeated in difftest.parse's summary of the language): swap_bits 2..8, nodes 1..64,
+Limits (repeated in ptediff.dsl.parse's summary of the language): swap_bits 2..8, nodes 1..64,
 npages 1..4096, addresses below 2**47 (the x86-64 user address space), written values below
 2**64, swapon 0..65536 slots, prio -32768..32767.
 """
@@ -28,9 +28,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
-from difftest.errors import DslError, DslSyntaxError, DslValidationError
-from difftest.outcome import ERRNO, ERRNO_NAME
-from difftest.program import (
+from ptediff.core.errors import DslError, DslSyntaxError, DslValidationError
+from ptediff.core.outcome import ERRNO, ERRNO_NAME
+from ptediff.core.program import (
     BUG,
     INITIAL_PROC,
     OP_KINDS,
@@ -230,7 +230,7 @@ def check_result(result: Result) -> None:
 def registered_impls() -> tuple[str, ...]:
     """The names `expect` lines may use: impls.REGISTRY, or the documented names until it exists."""
     try:
-        from impls import REGISTRY  # type: ignore[attr-defined]
+        from ptediff.impls import REGISTRY  # type: ignore[attr-defined]
     except ImportError:
         return DOCUMENTED_IMPLS
     return tuple(REGISTRY)

@@ -12,14 +12,14 @@ on the same implementation:
    `_fewer_processes`); simpler operations (one page, a locked migration) and configuration
    (the defaults);
 4. fewer preemptions: explore the program's schedules with a growing preemption bound
-   (`difftest.explore`) and keep the shortest schedule with the fewest preemptions;
+   (`ptediff.search.explore`) and keep the shortest schedule with the fewest preemptions;
 5. canonical form: each block's threads in the order they first run (so its schedule starts
    with thread 0), children `p1, p2, ...` in creation order, written values `1, 2, ...`, the
    lowest address at 0x1000.
 
 Edits keep the interleaving: a block's executed steps (from the model's trace) are edited
 along with its threads and become its new explicit schedule. A preemption is a switch away from
-a thread that could still run (`difftest.explore.count_preemptions`).
+a thread that could still run (`ptediff.search.explore.count_preemptions`).
 """
 
 from __future__ import annotations
@@ -30,13 +30,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-import impls
-from difftest.check import spec_outcomes
-from difftest.differ import Judgement, judge
-from difftest.errors import DslValidationError
-from difftest.explore import ScheduleEnumerator, count_preemptions, witness_schedule
-from difftest.outcome import Outcome
-from difftest.program import (
+from ptediff import impls
+from ptediff.core.errors import DslValidationError
+from ptediff.core.outcome import Outcome
+from ptediff.core.program import (
     INITIAL_PROC,
     PAGE_SIZE,
     Config,
@@ -50,9 +47,12 @@ from difftest.program import (
     Swapon,
     Thread,
 )
-from difftest.property import without_schedules
-from difftest.strategies import normalize_schedule
-from difftest.validate import validate
+from ptediff.dsl.validate import validate
+from ptediff.judge.check import spec_outcomes
+from ptediff.judge.differ import Judgement, judge
+from ptediff.search.explore import ScheduleEnumerator, count_preemptions, witness_schedule
+from ptediff.search.property import without_schedules
+from ptediff.search.strategies import normalize_schedule
 
 Concurrency = Literal["sequential", "threads", "preemptions"]
 MAX_PREEMPTION_BOUND = 2  # exploring beyond this costs more than a simpler schedule is worth

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from difftest.program import Result
+from ptediff.core.program import Result
 
 ERRNO: dict[str, int] = {
     "EPERM": 1,

@@ -1,8 +1,8 @@
 """One exception hierarchy for everything ptediff reports to a user as an error.
 
 Kernel BUGs hit by a model are not errors: they are outcomes (see impls.bugs.KernelBug and
-difftest.outcome.BugReport). Divergences found by the search have their own family in
-difftest.property.
+ptediff.core.outcome.BugReport). Divergences found by the search have their own family in
+ptediff.search.property.
 """
 
 from __future__ import annotations

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from difftest.differ import Judgement
-from difftest.errors import DslError, DslSyntaxError, DslValidationError, PtediffError
-from difftest.explore import ExploreReport, ImplReport
-from difftest.outcome import PteState
-from difftest.program import Expect, Op, Program
-from difftest.report import CheckedFile, HuntFinding, RunFile, class_path
-from difftest.verdict import Verdict
+from ptediff.core.errors import DslError, DslSyntaxError, DslValidationError, PtediffError
+from ptediff.core.outcome import PteState
+from ptediff.core.program import Expect, Op, Program
+from ptediff.judge.differ import Judgement
+from ptediff.judge.verdict import Verdict
+from ptediff.report.report import CheckedFile, HuntFinding, RunFile, class_path
+from ptediff.search.explore import ExploreReport, ImplReport
 
 if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
-    from difftest.hunt import HuntReport
+    from ptediff.search.hunt import HuntReport
 
 SCHEMA_VERSION = "ptediff-report/1"
 
@@ -88,7 +88,7 @@ def impls_json(registry: Mapping[str, type]) -> Json:
 
 def program_json(program: Program) -> Json:
     """A program as scripts need it: its canonical DSL text and its size."""
-    from difftest.printer import format_program
+    from ptediff.dsl.printer import format_program
 
     return {
         "text": format_program(program),

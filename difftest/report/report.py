@@ -2,8 +2,9 @@
 
 A report is built as a list of blocks (headings, text, tables, program listings) and only then
 rendered, so one construction serves both the terminal (`plain`: tabulate's "simple" tables) and
-reviews or CI summaries (`markdown`: GitHub tables, fenced listings). Scripts get JSON instead, from
-`difftest.report_json`, which works from the same domain objects rather than from these tables.
+reviews or CI summaries (`markdown`: GitHub tables, fenced listings). Scripts get JSON instead,
+from `ptediff.report.report_json`, which works from the same domain objects rather than from these
+tables.
 
 The pytest plugin shows a failing regression item with `format_divergence`.
 """
@@ -14,20 +15,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ptediff.core.errors import DslError, PtediffError
+from ptediff.core.outcome import PteState, TraceStep, format_result
+from ptediff.core.program import Fault, Op, Program, Result
+from ptediff.dsl.parse import parse
+from ptediff.dsl.printer import format_op
+from ptediff.judge.differ import Judgement, PteRow
+from ptediff.judge.signature import family_rank
+from ptediff.judge.verdict import Verdict
+from ptediff.search.explore import ExploreReport, format_schedule
 from tabulate import tabulate
 
-from difftest.differ import Judgement, PteRow
-from difftest.errors import DslError, PtediffError
-from difftest.explore import ExploreReport, format_schedule
-from difftest.outcome import PteState, TraceStep, format_result
-from difftest.parse import parse
-from difftest.printer import format_op
-from difftest.program import Fault, Op, Program, Result
-from difftest.signature import family_rank
-from difftest.verdict import Verdict
-
 if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
-    from difftest.hunt import Finding, HuntReport
+    from ptediff.search.hunt import Finding, HuntReport
 
 TextFormat = Literal["plain", "markdown"]
 

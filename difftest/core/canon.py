@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 
-from difftest.outcome import Key, Outcome, PteState
+from ptediff.core.outcome import Key, Outcome, PteState
 
 PAGE_SPACE = "P"
 SLOT_SPACE = "S"

@@ -1,17 +1,17 @@
 """The hunt engine behind `ptediff hunt`: search for divergences until the budget is spent.
 
-The search runs hypothesis on the differential property (`difftest.property`) in chunks of
+The search runs hypothesis on the differential property (`ptediff.search.property`) in chunks of
 examples. Each chunk ignores the (implementation, class) pairs already found, so a finding
 never hides the next one, and every class is found on its own. Each new finding is shrunk by
-hypothesis, simplified (`difftest.simplify`), located (the op where it first shows), classified
-against the post-fix model (`difftest.differ.classify`) and optionally saved as a `.pte` file
-(`difftest.regressions`).
+hypothesis, simplified (`ptediff.search.simplify`), located (the op where it first shows),
+classified against the post-fix model (`ptediff.judge.differ.classify`) and optionally saved as a
+`.pte` file (`ptediff.search.regressions`).
 
 Cost control: each generated program with a drawn schedule also runs under a few schedule
-variants (`SCHEDULE_VARIANTS`, see `difftest.property.schedule_variants`). Hypothesis's shrinking
-gets `SHRINK_BUDGET` property runs per chunk and ends at the time budget: the property then
-stops the hypothesis run (`BudgetSpent`) and the hunt takes the smallest failure seen for each
-class; its own simplification takes over from there.
+variants (`SCHEDULE_VARIANTS`, see `ptediff.search.property.schedule_variants`).
+Hypothesis's shrinking gets `SHRINK_BUDGET` property runs per chunk and ends at the time budget:
+the property then stops the hypothesis run (`BudgetSpent`) and the hunt takes the smallest failure
+seen for each class; its own simplification takes over from there.
 
 Determinism: with a `seed` every chunk gets a seed derived from it and no example database is
 used, so the same seed and `max_examples` give the same findings (hypothesis itself stops
@@ -30,15 +30,14 @@ from pathlib import Path
 from hypothesis import Verbosity, settings
 from hypothesis import seed as with_seed
 from hypothesis import strategies as st
-
-import impls as models
-from difftest import profiles
-from difftest.check import check, check_located
-from difftest.differ import Judgement, classify
-from difftest.errors import PtediffError
-from difftest.printer import format_program
-from difftest.program import Program
-from difftest.property import (
+from ptediff import impls as models
+from ptediff.core.errors import PtediffError
+from ptediff.core.program import Program
+from ptediff.dsl.printer import format_program
+from ptediff.judge.check import check, check_located
+from ptediff.judge.differ import Judgement, classify
+from ptediff.search import profiles
+from ptediff.search.property import (
     BudgetSpent,
     ClassKey,
     DifferentialProperty,
@@ -50,8 +49,8 @@ from difftest.property import (
     divergence_type,
     resolve_impls,
 )
-from difftest.regressions import save
-from difftest.simplify import Simplified, simplify
+from ptediff.search.regressions import save
+from ptediff.search.simplify import Simplified, simplify
 
 POSTFIX = "postfix"
 PREFIX = "prefix"

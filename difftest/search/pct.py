@@ -20,7 +20,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from difftest.explore import (
+from ptediff.core.outcome import Outcome, TraceStep
+from ptediff.core.program import Program
+from ptediff.search.explore import (
     PAD_MINIMUM,
     Choice,
     Execution,
@@ -39,8 +41,6 @@ from difftest.explore import (
     with_schedules,
     witness_schedule,
 )
-from difftest.outcome import Outcome, TraceStep
-from difftest.program import Program
 
 Thread = tuple[int, int]  # (block, thread index)
 

@@ -2,7 +2,7 @@
 
 Exit codes: 0 nothing unexpected; 1 an unexpected divergence or a failed expectation (or, for
 `fmt --check`, a file that would change); 2 a usage, parse or validation error. User mistakes
-surface as `difftest.errors` exceptions and are printed as such, never as a traceback.
+surface as `ptediff.core.errors` exceptions and are printed as such, never as a traceback.
 
 The search and exploration engines are imported inside their commands: they pull in hypothesis,
 and `fmt`/`check` run from editors and CI hooks where start-up time matters.
@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from difftest import report, report_json
-from difftest.errors import DslError, PtediffError, SpecError
-from difftest.explore import ImplReport
-from difftest.program import Program
-from difftest.signature import Signature
+from ptediff.core.errors import DslError, PtediffError, SpecError
+from ptediff.core.program import Program
+from ptediff.judge.signature import Signature
+from ptediff.report import report, report_json
+from ptediff.search.explore import ImplReport
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -185,7 +185,7 @@ def _positive_float(text: str) -> float:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from difftest.printer import format_program
+    from ptediff.dsl.printer import format_program
 
     changed: list[Path] = []
     failed = False
@@ -223,7 +223,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_impls(args: argparse.Namespace) -> int:
-    from impls import REGISTRY
+    from ptediff.impls import REGISTRY
 
     emit(args.format, report.impls_blocks(REGISTRY), lambda: report_json.impls_json(REGISTRY))
     return EXIT_OK
@@ -262,7 +262,7 @@ def read_source(path: Path) -> str:
 
 
 def parse_source(text: str, path: Path) -> Program:
-    from difftest.parse import parse
+    from ptediff.dsl.parse import parse
 
     return parse(text, str(path))
 
@@ -310,7 +310,7 @@ def print_error(error: PtediffError) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from difftest.verdict import evaluate
+    from ptediff.judge.verdict import evaluate
 
     chosen = resolve_impls(args.impls)
     files: list[report.RunFile] = []
@@ -335,8 +335,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    from difftest.explore import explore
-    from difftest.pct import pct
+    from ptediff.search.explore import explore
+    from ptediff.search.pct import pct
 
     if args.pct is None and (args.depth is not None or args.seed is not None):
         raise UsageError("--depth and --seed choose PCT schedules: use them with --pct RUNS")
@@ -367,12 +367,12 @@ def cmd_explore(args: argparse.Namespace) -> int:
 def exploration_surprise(program: Program, impl: ImplReport) -> str | None:
     """Why an implementation's explored schedules contradict its expectation, if they do.
 
-    Same rules as `difftest.verdict`, over every schedule: an implementation expected to agree
+    Same rules as `ptediff.judge.verdict`, over every schedule: an implementation expected to agree
     must agree in all of them; one expected to diverge must show each listed signature class
     in at least one.
     """
-    from difftest.signature import matches
-    from difftest.verdict import POSTFIX, expectation_for
+    from ptediff.judge.signature import matches
+    from ptediff.judge.verdict import POSTFIX, expectation_for
 
     expect = expectation_for(program, impl.impl)
     if expect is None and impl.impl != POSTFIX:
@@ -389,7 +389,7 @@ def exploration_surprise(program: Program, impl: ImplReport) -> str | None:
 
 def resolve_impls(names: Sequence[str] | None) -> list[str]:
     """The `--impl` names, each checked to load (ImplLoadError otherwise); [] when none given."""
-    import impls
+    from ptediff import impls
 
     for name in names or ():
         impls.load(name)
@@ -398,7 +398,7 @@ def resolve_impls(names: Sequence[str] | None) -> list[str]:
 
 def default_impls(program: Program) -> list[str]:
     """Without `--impl`: the implementations the file's `expect` lines name, else all."""
-    import impls
+    from ptediff import impls
 
     named = list(dict.fromkeys(expect.impl for expect in program.expects))
     return named or list(impls.REGISTRY)
@@ -472,8 +472,8 @@ class ProgressLine:
 
 
 def cmd_hunt(args: argparse.Namespace) -> int:
-    from difftest.hunt import hunt
-    from difftest.profiles import PROFILES
+    from ptediff.search.hunt import hunt
+    from ptediff.search.profiles import PROFILES
 
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}: use one of {', '.join(PROFILES)}")
@@ -522,6 +522,6 @@ def reverts_something(impl: str) -> bool:
 
     `postfix`, and a user's class that reverts nothing, should agree with the spec.
     """
-    import impls
+    from ptediff import impls
 
     return bool(getattr(impls.load(impl), "REVERTS", ""))

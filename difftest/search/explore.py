@@ -24,10 +24,10 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from difftest.canon import canonical_state
-from difftest.errors import PtediffError
-from difftest.outcome import Key, Outcome, PteState, TraceStep, format_result
-from difftest.program import Fault, Parallel, Program, Result
+from ptediff.core.canon import canonical_state
+from ptediff.core.errors import PtediffError
+from ptediff.core.outcome import Key, Outcome, PteState, TraceStep, format_result
+from ptediff.core.program import Fault, Parallel, Program, Result
 
 Schedule = tuple[tuple[int, ...], ...]  # one tuple of thread indices per parallel block
 Runner = Callable[[Program], Outcome]  # one deterministic run of a kernel model
@@ -237,7 +237,7 @@ class ScheduleEnumerator:
 class CanonicalOutcome:
     """What makes two runs' outcomes the same: frames renamed, bugs and violations unordered.
 
-    Page frames and swap slots are renamed apart by `difftest.canon`, as the differ compares
+    Page frames and swap slots are renamed apart by `ptediff.core.canon`, as the differ compares
     them. Bug reasons and deadlock descriptions are left out: they quote raw frame numbers, and
     the differ's signatures do not depend on them.
     """
@@ -329,8 +329,8 @@ Judge = Callable[[Outcome], Verdict]
 
 def spec_judge(program: Program) -> tuple[Judge, int]:
     """A judge against the spec's allowed outcomes (computed once), and how many there are."""
-    import spec
-    from difftest import differ
+    from ptediff import spec
+    from ptediff.judge import differ
 
     allowed = spec.run(program)
 
@@ -546,7 +546,7 @@ ImplSpec = str | type
 
 def resolve_impls(impls: ImplSpec | Sequence[ImplSpec]) -> list[tuple[str, type]]:
     """(display name, Kernel class) for each implementation given by name, path or class."""
-    import impls as models
+    from ptediff import impls as models
 
     if isinstance(impls, str | type):
         impls = [impls]
@@ -561,7 +561,7 @@ def resolve_impls(impls: ImplSpec | Sequence[ImplSpec]) -> list[tuple[str, type]
 
 
 def model_runner(kernel: type, *, check_invariants: bool = True) -> Runner:
-    import impls as models
+    from ptediff import impls as models
 
     def run(program: Program) -> Outcome:
         return models.run(kernel, program, check_invariants=check_invariants)

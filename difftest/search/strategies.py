@@ -25,7 +25,7 @@ and rendered as an explicit `schedule` tuple. A random walk hits the narrow wind
 migration races far more often than a few long segments (PCT-style change points) do; the
 bytes shrink toward zero, i.e. toward thread 0 running first and alone, and no schedule at all
 (`None`) is the simplest choice. The hunt then minimises the preemptions of a failing schedule
-exactly, by exploration (`difftest.simplify`).
+exactly, by exploration (`ptediff.search.simplify`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
-
-from difftest.program import (
+from ptediff.core.program import (
     INITIAL_PROC,
     OP_KINDS,
     PAGE_SIZE,
@@ -140,7 +139,7 @@ def programs(
     """Valid programs of at most `max_ops` operations.
 
     config:  a fixed configuration, or None to draw one (see `configs`).
-    ops:     the operation kinds allowed (names from `difftest.program.OP_KINDS`); all by default.
+    ops:     the operation kinds allowed (`ptediff.core.program.OP_KINDS`); all by default.
     threads: (fewest, most) threads of a parallel block, or None for sequential programs only.
     swarm:   let each example switch off a subset of the allowed kinds (swarm testing).
     """

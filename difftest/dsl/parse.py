@@ -1,4 +1,4 @@
-"""Read `.pte` text into a validated `difftest.program.Program`.
+"""Read `.pte` text into a validated `ptediff.core.program.Program`.
 
 The language (grammar/pte.lark is the authority):
 
@@ -30,7 +30,7 @@ Comments after an operation, and comment lines after the first statement, are no
 
 `parse` and `parse_file` raise DslSyntaxError for text that does not follow the grammar (with
 what would be valid at that point as the hint) and DslValidationError for a well-formed text
-that describes an invalid program (see difftest.validate).
+that describes an invalid program (see ptediff.dsl.validate).
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ from typing import Any, Literal
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
-
-from difftest.errors import DslError
-from difftest.program import (
+from ptediff.core.errors import DslError
+from ptediff.core.program import (
     Config,
     Exit,
     Expect,
@@ -66,7 +65,7 @@ from difftest.program import (
     Swapon,
     Thread,
 )
-from difftest.validate import (
+from ptediff.dsl.validate import (
     Problem,
     SourceText,
     config_value,
@@ -77,7 +76,7 @@ from difftest.validate import (
     result_named,
     validate,
 )
-from grammar import GRAMMAR_PATH
+from ptediff.grammar import GRAMMAR_PATH
 
 # ---- the parser ---------------------------------------------------------------------------
 

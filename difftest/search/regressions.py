@@ -27,12 +27,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from difftest.check import check
-from difftest.differ import Judgement
-from difftest.errors import PtediffError
-from difftest.parse import parse
-from difftest.printer import format_op, format_program
-from difftest.program import Expect, Program
+from ptediff.core.errors import PtediffError
+from ptediff.core.program import Expect, Program
+from ptediff.dsl.parse import parse
+from ptediff.dsl.printer import format_op, format_program
+from ptediff.judge.check import check
+from ptediff.judge.differ import Judgement
 
 POSTFIX = "postfix"
 

@@ -8,7 +8,7 @@ The canonical form, whose parse gives back an equal Program:
 * a blank line between this header and the operations (when both exist);
 * one operation per line, its keyword padded to the widest keyword (`mprotect`) so that the
   process names line up; addresses and written values in lowercase hex, page counts, nodes,
-  slot counts and priorities in decimal; `=> RESULT` via `difftest.outcome.format_result`
+  slot counts and priorities in decimal; `=> RESULT` via `ptediff.core.outcome.format_result`
   (a value read in hex, an errno as -ENAME);
 * a parallel block as `parallel {`, one `thread { OP }` line per single-operation thread or a
   `thread {` ... `}` group, then `}` and the `schedule` if it has one.
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from difftest.outcome import format_result
-from difftest.program import (
+from ptediff.core.outcome import format_result
+from ptediff.core.program import (
     OP_KINDS,
     Config,
     Exit,

@@ -1,7 +1,7 @@
 """Judge one run of a kernel model against every outcome the spec allows.
 
 `judge` finds an allowed outcome equal to the model's (frames up to renaming, see
-`difftest.canon`) — the model agrees, and the judgement names the allowances that outcome used —
+`ptediff.core.canon`) — the model agrees, and the judgement names the allowances that outcome used —
 or else reports a `Divergence` against the *closest* allowed outcome (fewest differing result
 rows and pte fields): the differing ptes field by field, the differing results, the model's
 kernel BUGs, invariant violations and deadlock, and the signatures that classify it.
@@ -15,10 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from difftest.canon import canonical_labels, frame_space, outcome_key, sharing_groups, sorted_keys
-from difftest.outcome import NONE_PTE, BugReport, Key, Outcome, PteState, Violation
-from difftest.program import Fault, Op, Parallel, Program, Result
-from difftest.signature import FIELD_CLASS, Signature, ordered
+from ptediff.core.canon import (
+    canonical_labels,
+    frame_space,
+    outcome_key,
+    sharing_groups,
+    sorted_keys,
+)
+from ptediff.core.outcome import NONE_PTE, BugReport, Key, Outcome, PteState, Violation
+from ptediff.core.program import Fault, Op, Parallel, Program, Result
+from ptediff.judge.signature import FIELD_CLASS, Signature, ordered
 
 # Which fields are meaningful for each pte kind (the others are None or irrelevant there).
 _FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {

@@ -24,13 +24,12 @@ from functools import cache
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
-
-import impls
-from difftest.check import spec_outcomes
-from difftest.differ import Judgement, judge
-from difftest.outcome import Outcome
-from difftest.program import Parallel, Program
-from difftest.strategies import normalize_schedule, programs
+from ptediff import impls
+from ptediff.core.outcome import Outcome
+from ptediff.core.program import Parallel, Program
+from ptediff.judge.check import spec_outcomes
+from ptediff.judge.differ import Judgement, judge
+from ptediff.search.strategies import normalize_schedule, programs
 
 ImplRef = str | type  # a registered name, `package.module:Class`, or a Kernel subclass
 Named = tuple[str, type]  # (display name, Kernel subclass)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import impls
-import spec
-from difftest.differ import Judgement, judge
-from difftest.outcome import Outcome
-from difftest.program import Program
+from ptediff import impls, spec
+from ptediff.core.outcome import Outcome
+from ptediff.core.program import Program
+from ptediff.judge.differ import Judgement, judge
 
 ImplRef = str | type  # a registered name, `package.module:Class`, or a Kernel subclass
 

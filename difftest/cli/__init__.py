@@ -1,0 +1,5 @@
+"""The `ptediff` command line."""
+
+from ptediff.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""Reports: tables (plain, markdown) and JSON documents for each command's results."""

@@ -1,0 +1,1 @@
+"""Search: generate programs and schedules with hypothesis, hunt, shrink, explore, save findings."""
