@@ -1,8 +1,8 @@
 """The known minimum of each seeded bug, measured rather than guessed.
 
 Operations and threads are the known minimal program's. Preemptions come from exhaustive
-exploration (`ptediff.search.explore.ScheduleEnumerator`) of that program on the bug's variant with
-a growing preemption bound: the fewest preemptions of any schedule whose divergence shows the
+exploration (`ptediff.search.schedules.ScheduleEnumerator`) of that program on the bug's variant
+with a growing preemption bound: the fewest preemptions of any schedule whose divergence shows the
 expected class. The canonical text picks, among those schedules, the one the simplifier would
 keep (fewest preemptions, then the shortest witness, then the smallest), so a search that
 reached the minimum prints exactly that text.
@@ -17,9 +17,11 @@ from functools import cache
 from ptediff import impls as models
 from ptediff.core.program import Parallel, Program
 from ptediff.dsl.printer import format_program
-from ptediff.search.explore import ScheduleEnumerator, model_runner, spec_judge, witness_schedule
-from ptediff.search.hunt import ProgramSize
+from ptediff.search.explore import model_runner
+from ptediff.search.findings import ProgramSize
+from ptediff.search.schedules import ScheduleEnumerator, witness_schedule
 from ptediff.search.strategies import normalize_schedule
+from ptediff.search.tally import spec_judge
 
 from bench.bugs import SeededBug, minimal_variants
 

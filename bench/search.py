@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 from ptediff.judge.check import clear_cache
 from ptediff.search import profiles
-from ptediff.search.hunt import Finding, ProgramSize, hunt
+from ptediff.search.findings import Finding, ProgramSize
+from ptediff.search.hunt import hunt
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The public surface, in data-flow order (text → program → spec and models → judgement → search):
 
-* `parse(text, filename)`, `parse_file(path)` → `Program`; `format_program(program)` prints it back.
+* `parse(text, filename)`, `parse_file(path)` → `Program` (with its `Config`);
+  `format_program(program)` prints it back.
 * `programs()` is the hypothesis strategy of programs; `differential_test(impls)` wraps the
   differential property as an ordinary ``@given`` test.
 * `check(program, impl)` → `Judgement` (``judgement.agrees`` / ``judgement.divergence``).
@@ -27,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "parse_file": "ptediff.dsl.parse",
     "format_program": "ptediff.dsl.printer",
     "Program": "ptediff.core.program",
+    "Config": "ptediff.core.program",
     "Outcome": "ptediff.core.outcome",
     "programs": "ptediff.search.strategies",
     "differential_test": "ptediff.search.property",
@@ -34,9 +36,9 @@ _EXPORTS: dict[str, str] = {
     "check": "ptediff.judge.check",
     "Judgement": "ptediff.judge.differ",
     "hunt": "ptediff.search.hunt",
-    "HuntReport": "ptediff.search.hunt",
+    "HuntReport": "ptediff.search.findings",
     "explore": "ptediff.search.explore",
-    "ExploreReport": "ptediff.search.explore",
+    "ExploreReport": "ptediff.search.explore_report",
     "Kernel": "ptediff.impls",
     "KernelBug": "ptediff.impls",
     "REGISTRY": "ptediff.impls",
@@ -44,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "DslError": "ptediff.core.errors",
     "DslSyntaxError": "ptediff.core.errors",
     "DslValidationError": "ptediff.core.errors",
+    "BudgetExceeded": "ptediff.core.errors",
     "ImplLoadError": "ptediff.core.errors",
     "SpecError": "ptediff.core.errors",
 }
@@ -51,6 +54,8 @@ _RENAMED: dict[str, tuple[str, str]] = {"load_impl": ("ptediff.impls", "load")}
 
 __all__ = [
     "REGISTRY",
+    "BudgetExceeded",
+    "Config",
     "DivergenceFound",
     "DslError",
     "DslSyntaxError",
@@ -96,6 +101,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from ptediff.core.errors import (
+        BudgetExceeded,
         DslError,
         DslSyntaxError,
         DslValidationError,
@@ -104,13 +110,15 @@ if TYPE_CHECKING:
         SpecError,
     )
     from ptediff.core.outcome import Outcome
-    from ptediff.core.program import Program
+    from ptediff.core.program import Config, Program
     from ptediff.dsl.parse import parse, parse_file
     from ptediff.dsl.printer import format_program
     from ptediff.impls import REGISTRY, Kernel, KernelBug
     from ptediff.impls import load as load_impl
     from ptediff.judge.check import check
     from ptediff.judge.differ import Judgement
-    from ptediff.search.explore import ExploreReport, explore
-    from ptediff.search.hunt import HuntReport, hunt
+    from ptediff.search.explore import explore
+    from ptediff.search.explore_report import ExploreReport
+    from ptediff.search.findings import HuntReport
+    from ptediff.search.hunt import hunt
     from ptediff.search.property import DivergenceFound, differential_test

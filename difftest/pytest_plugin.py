@@ -3,7 +3,7 @@
 One item per (file, implementation): the implementations named by the file's `expect` lines,
 or every registered one when it has none. An item passes iff `ptediff.judge.verdict.evaluate`
 passes: the verdict and signatures its `expect` line asks for, and every `=> RESULT`. A failing
-item shows the verdict's messages and the divergence tables of `ptediff.report.report`, not a
+item shows the verdict's messages and the divergence tables of `ptediff.report.divergence`, not a
 traceback; a file that does not parse shows the DSL error.
 
 Registered through the `pytest11` entry point `ptediff`, so a plain `pytest` run picks it up.
@@ -114,7 +114,7 @@ class PteItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def _describe(self, verdict: Verdict) -> str:
-        from ptediff.report.report import format_divergence
+        from ptediff.report.divergence import format_divergence
 
         where = f"{self.path.name}:{self.line}" if self.line else self.path.name
         lines = [f"{where}: {self.impl} did not meet its expectation"]
@@ -130,6 +130,6 @@ class PteItem(pytest.Item):
 
 
 def _registered_names() -> list[str]:
-    from ptediff.dsl.validate import registered_impls
+    from ptediff.dsl.values import registered_impls
 
     return list(registered_impls())

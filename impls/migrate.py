@@ -54,7 +54,8 @@ class Migrate(KernelCore):
     # -- move_pages entry --------------------------------------------------------------------
 
     def sys_move_pages(self, mm: Mm, addr: int, node: int, unlocked: bool) -> KGen[int]:
-        """sys_move_pages() in mm/migrate.c (do_move_pages) with MPOL_MF_MOVE_ALL.
+        """sys_move_pages() in mm/migrate.c (do_move_pages) with MPOL_MF_MOVE_ALL; added in 2.6.18,
+        after 0697212a (whose only callers were sys_migrate_pages and mbind).
 
         `unlocked` stands for kernel-initiated migration (offlining, compaction): the page is
         found through mm's page table but no mmap_sem is held.
@@ -115,7 +116,7 @@ class Migrate(KernelCore):
         return status
 
     def unmap_and_move(self, page: Page, node: int, force: bool) -> KGen[int]:
-        """unmap_and_move() in mm/migrate.c."""
+        """unmap_and_move() in mm/migrate.c (2.6.18; at 0697212a its body sat in migrate_pages)."""
         newpage = self.alloc_page(node)
         rc = 0
         if page.refcount == 1:  # freed from under us: nothing left to migrate
@@ -141,7 +142,7 @@ class Migrate(KernelCore):
         return rc
 
     def move_to_new_page(self, newpage: Page, page: Page) -> KGen[int]:
-        """move_to_new_page() in mm/migrate.c."""
+        """move_to_new_page() in mm/migrate.c (2.6.18; not yet a function at 0697212a)."""
         got = yield from self.trylock_page(newpage, "move_to_new_page")
         self.bug_on(not got, "move_to_new_page", f"new page pfn {newpage.pfn} already locked")
         newpage.index = page.index
@@ -194,8 +195,8 @@ class Migrate(KernelCore):
             yield from self.remove_anon_migration_ptes(old, new)
 
     def remove_anon_migration_ptes(self, old: Page, new: Page) -> KGen[None]:
-        """remove_anon_migration_ptes() in mm/migrate.c: the anon_vma lock is held throughout
-        the walk, in list order."""
+        """remove_anon_migration_ptes() in mm/migrate.c (named so by 04e62a29; the body of
+        remove_migration_ptes at 0697212a): the anon_vma lock is held throughout, in list order."""
         anon_vma = new.anon_vma
         assert anon_vma is not None
         yield Acquire("remove_anon_migration_ptes", anon_vma.lock)

@@ -29,18 +29,23 @@ class PresentPte:
     protnone: bool = False
 
     def wrprotect(self) -> PresentPte:
+        """pte_wrprotect() in include/asm-x86_64/pgtable.h: clear the write bit."""
         return replace(self, write=False)
 
     def mkwrite(self) -> PresentPte:
+        """pte_mkwrite() in include/asm-x86_64/pgtable.h: set the write bit."""
         return replace(self, write=True)
 
     def mkdirty(self) -> PresentPte:
+        """pte_mkdirty() in include/asm-x86_64/pgtable.h: set the dirty bit."""
         return replace(self, dirty=True)
 
     def mkyoung(self) -> PresentPte:
+        """pte_mkyoung() in include/asm-x86_64/pgtable.h: set the accessed bit."""
         return replace(self, young=True)
 
     def mkold(self) -> PresentPte:
+        """pte_mkold() in include/asm-x86_64/pgtable.h: clear the accessed bit."""
         return replace(self, young=False)
 
 
@@ -55,11 +60,12 @@ Pte = PresentPte | SwapPte | None
 
 
 def pte_present(pte: Pte) -> bool:
+    """pte_present() in include/asm-x86_64/pgtable.h (a PROT_NONE pte counts as present)."""
     return isinstance(pte, PresentPte)
 
 
 def is_swap_pte(pte: Pte) -> bool:
-    """is_swap_pte() in mm/migrate.c: not none, not present (file ptes are not modelled)."""
+    """is_swap_pte() in mm/migrate.c at 0697212a (swapops.h later): not none, not present."""
     return isinstance(pte, SwapPte)
 
 
@@ -87,31 +93,40 @@ class SwapEncoding:
 
     @property
     def migration_read(self) -> int:
+        """SWP_MIGRATION_READ in include/linux/swap.h: MAX_SWAPFILES."""
         return self.max_swapfiles
 
     @property
     def migration_write(self) -> int:
+        """SWP_MIGRATION_WRITE in include/linux/swap.h: MAX_SWAPFILES + 1."""
         return self.max_swapfiles + 1
 
     def swp_entry(self, type_: int, offset: int) -> int:
+        """swp_entry() in include/linux/swapops.h: type in the top bits, offset truncated below."""
         type_mask = (1 << self.swap_bits) - 1
         return ((type_ & type_mask) << self.shift) | (offset & self.offset_mask)
 
     def swp_type(self, entry: int) -> int:
+        """swp_type() in include/linux/swapops.h."""
         return entry >> self.shift
 
     def swp_offset(self, entry: int) -> int:
+        """swp_offset() in include/linux/swapops.h."""
         return entry & self.offset_mask
 
     def is_migration_entry(self, entry: int) -> bool:
+        """is_migration_entry() in include/linux/swapops.h (added by 0697212a): type 30 or 31."""
         return self.swp_type(entry) in (self.migration_read, self.migration_write)
 
     def is_write_migration_entry(self, entry: int) -> bool:
+        """is_write_migration_entry() in include/linux/swapops.h (added by 0697212a)."""
         return self.swp_type(entry) == self.migration_write
 
     def make_migration_entry_read(self, entry: int) -> int:
+        """make_migration_entry_read() in include/linux/swapops.h (0697212a): same pfn, READ."""
         return self.swp_entry(self.migration_read, self.swp_offset(entry))
 
     def roundtrip_type_limit(self) -> int:
-        """The type sys_swapon recovered before fix 4: swp_entry(~0, 0) through a swap pte."""
+        """The bound sys_swapon (mm/swapfile.c) computed inline before fix 4: swp_entry(~0, 0)
+        round-tripped through a swap pte. Not a kernel function of its own."""
         return self.swp_type(self.swp_entry(~0, 0))

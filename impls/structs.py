@@ -110,6 +110,7 @@ class Vma:
         return range(self.start, self.end, PAGE_SIZE)
 
     def linear_page_index(self, addr: int) -> int:
+        """linear_page_index() in include/linux/pagemap.h: the page's index in vma's object."""
         return ((addr - self.start) >> PAGE_SHIFT) + self.pgoff
 
     def prot_name(self) -> str:
@@ -134,6 +135,7 @@ PMD_SPAN = PTRS_PER_PTE * PAGE_SIZE
 
 
 def pmd_index(addr: int) -> int:
+    """Which page-table page covers addr (pmd_index() in asm/pgtable.h, over all levels)."""
     return addr // PMD_SPAN
 
 

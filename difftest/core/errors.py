@@ -57,3 +57,18 @@ class ImplLoadError(PtediffError):
 
 class SpecError(PtediffError):
     """A `=> RESULT` the spec itself does not meet: the file or the spec is wrong."""
+
+
+class BudgetExceeded(PtediffError):
+    """A tool limit was reached (spec worlds, scheduler steps, ...): no verdict, never a divergence.
+
+    `what` names the budget ("spec worlds", "scheduler steps"), `limit` its value, `hint` what
+    the user can do (a smaller block, a documented option that raises the limit).
+    """
+
+    def __init__(self, what: str, limit: int, hint: str = "") -> None:
+        self.what = what
+        self.limit = limit
+        self.hint = hint
+        text = f"budget exceeded: {limit} {what}"
+        super().__init__(f"{text} ({hint})" if hint else text)

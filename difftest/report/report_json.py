@@ -16,11 +16,14 @@ from ptediff.core.outcome import PteState
 from ptediff.core.program import Expect, Op, Program
 from ptediff.judge.differ import Judgement
 from ptediff.judge.verdict import Verdict
-from ptediff.report.report import CheckedFile, HuntFinding, RunFile, class_path
-from ptediff.search.explore import ExploreReport, ImplReport
+from ptediff.report.hunt import HuntFinding
+from ptediff.report.inventory import CheckedFile, class_path
+from ptediff.report.run import RunFile
+from ptediff.search.explore_report import ExploreReport
+from ptediff.search.tally import ImplReport
 
 if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
-    from ptediff.search.hunt import HuntReport
+    from ptediff.search.findings import HuntReport
 
 SCHEMA_VERSION = "ptediff-report/1"
 

@@ -22,25 +22,21 @@ from dataclasses import dataclass
 
 from ptediff.core.outcome import Outcome, TraceStep
 from ptediff.core.program import Program
-from ptediff.search.explore import (
+from ptediff.search.explore import ImplSpec, model_runner, resolve_impls
+from ptediff.search.explore_report import ExploreReport, PctParameters
+from ptediff.search.schedules import (
     PAD_MINIMUM,
     Choice,
     Execution,
     ExploreError,
-    ExploreReport,
-    ImplSpec,
-    PctParameters,
     Runner,
     check_replay,
     count_preemptions,
-    model_runner,
-    resolve_impls,
     schedule_of,
-    spec_judge,
-    tally,
     with_schedules,
     witness_schedule,
 )
+from ptediff.search.tally import spec_judge, tally
 
 Thread = tuple[int, int]  # (block, thread index)
 

@@ -279,13 +279,21 @@ def _shifted(block: Parallel, shift: Callable[[int], int]) -> tuple[int, ...] | 
 
 
 def differential_test(
-    prop: DifferentialProperty, strategy: st.SearchStrategy[Program] | None = None
+    prop: DifferentialProperty | Iterable[ImplRef],
+    strategy: st.SearchStrategy[Program] | None = None,
 ) -> Callable[[], None]:
-    """A hypothesis test (apply settings and seed to it, then call it) checking `prop`."""
+    """A hypothesis test (apply settings and seed to it, then call it) checking `prop`.
+
+    `prop` is a `DifferentialProperty`, or the implementations to check (registered names,
+    `package.module:Class` paths or Kernel subclasses) for the default one.
+    """
+    if not isinstance(prop, DifferentialProperty):
+        prop = DifferentialProperty(resolve_impls(prop))
+    checked = prop
 
     @given(strategy if strategy is not None else programs())
     def test_spec_and_models_agree(program: Program) -> None:
-        prop(program)
+        checked(program)
 
     return test_spec_and_models_agree
 

@@ -2,30 +2,29 @@
 
 Hypothesis leaves a program that no single choice change can shrink; this module works on the
 program itself, keeping every candidate that still shows the **same primary signature class**
-on the same implementation:
+on the same implementation. It drives the rewriting passes (`ptediff.search.shrink_passes`)
+and the schedule search:
 
 1. drop operations one at a time (a thread left empty goes, a block left with one thread is
    unpacked);
 2. sequential: unpack parallel blocks into plain operations (each thread order);
 3. fewer threads: move a thread, or a thread's first or last operation, out of its block, or
    merge two threads; fewer processes: fold a forked process into its parent (see
-   `_fewer_processes`); simpler operations (one page, a locked migration) and configuration
-   (the defaults);
+   `ptediff.search.shrink_passes.fewer_processes`); simpler operations (one page, a locked
+   migration) and configuration (the defaults);
 4. fewer preemptions: explore the program's schedules with a growing preemption bound
-   (`ptediff.search.explore`) and keep the shortest schedule with the fewest preemptions;
+   (`ptediff.search.schedules`) and keep the shortest schedule with the fewest preemptions;
 5. canonical form: each block's threads in the order they first run (so its schedule starts
    with thread 0), children `p1, p2, ...` in creation order, written values `1, 2, ...`, the
    lowest address at 0x1000.
 
 Edits keep the interleaving: a block's executed steps (from the model's trace) are edited
 along with its threads and become its new explicit schedule. A preemption is a switch away from
-a thread that could still run (`ptediff.search.explore.count_preemptions`).
+a thread that could still run (`ptediff.search.schedules.count_preemptions`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -33,26 +32,25 @@ from typing import Literal
 from ptediff import impls
 from ptediff.core.errors import DslValidationError
 from ptediff.core.outcome import Outcome
-from ptediff.core.program import (
-    INITIAL_PROC,
-    PAGE_SIZE,
-    Config,
-    Fault,
-    Fork,
-    Migrate,
-    Op,
-    Parallel,
-    Program,
-    Step,
-    Swapon,
-    Thread,
-)
+from ptediff.core.program import Program
 from ptediff.dsl.validate import validate
 from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import Judgement, judge
-from ptediff.search.explore import ScheduleEnumerator, count_preemptions, witness_schedule
 from ptediff.search.property import without_schedules
-from ptediff.search.strategies import normalize_schedule
+from ptediff.search.schedules import ScheduleEnumerator, count_preemptions, witness_schedule
+from ptediff.search.shrink_passes import (
+    Best,
+    canonical,
+    fewer_processes,
+    fewer_threads,
+    first_runner_first,
+    sequential,
+    simpler_config,
+    simpler_ops,
+    with_schedules,
+    without_one_op,
+    witness_schedules,
+)
 
 Concurrency = Literal["sequential", "threads", "preemptions"]
 MAX_PREEMPTION_BOUND = 2  # exploring beyond this costs more than a simpler schedule is worth
@@ -146,7 +144,7 @@ class Reproducer:
         for execution in enumerator:
             if self.matches(program, execution.outcome):
                 witness = witness_schedule(execution.outcome.trace, nblocks)
-                candidate = _with_schedules(program, witness)
+                candidate = with_schedules(program, witness)
                 return candidate, self.shows(candidate)
         return program, None
 
@@ -163,24 +161,24 @@ def simplify(
     shown = reproducer.shows(program)
     if shown is None:
         raise ValueError(f"the program does not show {cls} on {getattr(kernel, 'NAME', kernel)}")
-    best = _Best(program, *shown)
+    best = Best(program, *shown)
     for _ in range(MAX_PASSES):
         before = best.program
         for candidates in (
-            _without_one_op,
-            _sequential,
-            _fewer_threads,
-            _fewer_processes,
-            _simpler_ops,
-            _simpler_config,
+            without_one_op,
+            sequential,
+            fewer_threads,
+            fewer_processes,
+            simpler_ops,
+            simpler_config,
         ):
-            _improve(best, reproducer, candidates, rescue=candidates is not _sequential)
+            _improve(best, reproducer, candidates, rescue=candidates is not sequential)
         if best.program == before:
             break
     _fewest_preemptions(best, reproducer)
-    _improve(best, reproducer, _first_runner_first)
-    _improve(best, reproducer, _witness_schedules)
-    _improve(best, reproducer, _canonical)
+    _improve(best, reproducer, first_runner_first)
+    _improve(best, reproducer, witness_schedules)
+    _improve(best, reproducer, canonical)
     return Simplified(
         best.program,
         best.judgement,
@@ -190,17 +188,10 @@ def simplify(
     )
 
 
-@dataclass
-class _Best:
-    program: Program
-    outcome: Outcome
-    judgement: Judgement
-
-
 def _improve(
-    best: _Best,
+    best: Best,
     reproducer: Reproducer,
-    candidates: Callable[[_Best], Iterator[Program]],
+    candidates: Callable[[Best], Iterator[Program]],
     *,
     rescue: bool = False,
 ) -> None:
@@ -225,310 +216,10 @@ def _improve(
 
 
 # ---------------------------------------------------------------------------------------------
-# The editable form of a program: op ids and, per block, the executed steps
-
-
-@dataclass
-class _Block:
-    threads: list[list[tuple[int, Op]]]  # per thread: (op id in the original, op)
-    steps: list[tuple[int, int]]  # executed steps: (thread index, op id)
-
-
-_Layout = list["tuple[int, Op] | _Block"]
-
-
-def _layout(program: Program, outcome: Outcome) -> _Layout:
-    layout: _Layout = []
-    op_id = 0
-    block_index = 0
-    for step in program.steps:
-        if isinstance(step, Parallel):
-            threads = []
-            for thread in step.threads:
-                threads.append([(op_id + i, op) for i, op in enumerate(thread.ops)])
-                op_id += len(thread.ops)
-            steps = [(s.thread, s.op) for s in outcome.trace if s.block == block_index]
-            layout.append(_Block(threads, steps))
-            block_index += 1
-        else:
-            layout.append((op_id, step))
-            op_id += 1
-    return layout
-
-
-def _program(base: Program, layout: _Layout) -> Program:
-    steps: list[Step] = []
-    for item in layout:
-        if not isinstance(item, _Block):
-            steps.append(item[1])
-            continue
-        keep = [index for index, ops in enumerate(item.threads) if ops]
-        if len(keep) < 2:
-            steps.extend(op for index in keep for _, op in item.threads[index])
-            continue
-        renumber = {old: new for new, old in enumerate(keep)}
-        schedule = [renumber[thread] for thread, _ in item.steps if thread in renumber]
-        threads = tuple(Thread(tuple(op for _, op in item.threads[i])) for i in keep)
-        steps.append(Parallel(threads, normalize_schedule(schedule)))
-    return dataclasses.replace(base, steps=tuple(steps))
-
-
-def _copy(layout: _Layout) -> _Layout:
-    return [
-        _Block([list(ops) for ops in item.threads], list(item.steps))
-        if isinstance(item, _Block)
-        else item
-        for item in layout
-    ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Candidate generators (each yields programs, simplest first)
-
-
-def _without_one_op(best: _Best) -> Iterator[Program]:
-    """Each operation dropped, the last first. A dropped migration also gets a second try with
-    the later migrations' nodes swapped (0 <-> 1): they then still move the page away from
-    where it is."""
-    layout = _layout(best.program, best.outcome)
-    program_ops = best.program.ops()
-    for victim in reversed(range(len(program_ops))):
-        edited = _copy(layout)
-        for index, item in enumerate(edited):
-            if isinstance(item, _Block):
-                item.threads = [[(i, op) for i, op in ops if i != victim] for ops in item.threads]
-                item.steps = [(t, i) for t, i in item.steps if i != victim]
-            elif item[0] == victim:
-                del edited[index]
-                break
-        candidate = _program(best.program, edited)
-        yield candidate
-        if isinstance(program_ops[victim], Migrate) and best.program.config.nodes == 2:
-            yield _nodes_swapped_after(candidate, victim)
-
-
-def _nodes_swapped_after(program: Program, first: int) -> Program:
-    """Migrations from op id `first` on move to the other of two nodes."""
-
-    def swap(op_id: int, op: Op, in_block: bool) -> Op:
-        if op_id >= first and isinstance(op, Migrate):
-            return dataclasses.replace(op, node=1 - op.node)
-        return op
-
-    return _map_ops(program, swap)
-
-
-def _sequential(best: _Best) -> Iterator[Program]:
-    """Every block unpacked (thread order first, then the other orders), then one at a time."""
-    layout = _layout(best.program, best.outcome)
-    blocks = [index for index, item in enumerate(layout) if isinstance(item, _Block)]
-    if not blocks:
-        return
-    yield _program(best.program, _unpacked(layout, blocks, None))
-    for index in blocks:
-        block = layout[index]
-        assert isinstance(block, _Block)
-        for order in itertools.permutations(range(len(block.threads))):
-            yield _program(best.program, _unpacked(layout, [index], order))
-
-
-def _unpacked(layout: _Layout, blocks: list[int], order: tuple[int, ...] | None) -> _Layout:
-    result: _Layout = []
-    for index, item in enumerate(layout):
-        if isinstance(item, _Block) and index in blocks:
-            threads = item.threads if order is None else [item.threads[i] for i in order]
-            result.extend(op for ops in threads for op in ops)
-        else:
-            result.append(item)
-    return result
-
-
-def _fewer_threads(best: _Best) -> Iterator[Program]:
-    """Hoist a thread or a thread's end operation out of its block, or merge two threads."""
-    layout = _layout(best.program, best.outcome)
-    for index, item in enumerate(layout):
-        if not isinstance(item, _Block):
-            continue
-        n = len(item.threads)
-        for thread in range(n):
-            ops = item.threads[thread]
-            yield _program(best.program, _hoisted(layout, index, thread, ops, before=True))
-            yield _program(best.program, _hoisted(layout, index, thread, ops, before=False))
-        for thread in range(n):
-            ops = item.threads[thread]
-            if len(ops) > 1:
-                yield _program(best.program, _hoisted(layout, index, thread, ops[:1], True))
-                yield _program(best.program, _hoisted(layout, index, thread, ops[-1:], False))
-        if n > 2:
-            for source, target in itertools.permutations(range(n), 2):
-                yield _program(best.program, _merged(layout, index, source, target))
-
-
-def _hoisted(
-    layout: _Layout, index: int, thread: int, ops: list[tuple[int, Op]], before: bool
-) -> _Layout:
-    edited = _copy(layout)
-    block = edited[index]
-    assert isinstance(block, _Block)
-    moved = {op_id for op_id, _ in ops}
-    block.threads[thread] = [(i, op) for i, op in block.threads[thread] if i not in moved]
-    block.steps = [(t, i) for t, i in block.steps if i not in moved]
-    position = index if before else index + 1
-    edited[position:position] = list(ops)
-    return edited
-
-
-def _merged(layout: _Layout, index: int, source: int, target: int) -> _Layout:
-    """Thread `source`'s operations appended to thread `target`; its steps become target's."""
-    edited = _copy(layout)
-    block = edited[index]
-    assert isinstance(block, _Block)
-    block.threads[target] = block.threads[target] + block.threads[source]
-    block.threads[source] = []
-    block.steps = [(target if t == source else t, i) for t, i in block.steps]
-    return edited
-
-
-def _fewer_processes(best: _Best) -> Iterator[Program]:
-    """A forked process folded into its parent: the fork goes, the child's operations become
-    the parent's, and the migrations of parallel blocks become unlocked. A migration under one
-    process's mmap_sem racing a fork of another is, once they are one process, a migration
-    that holds no mmap_sem racing the fork: what `unlocked` means."""
-    program = best.program
-    for op_id, op in enumerate(program.ops()):
-        if isinstance(op, Fork):
-            folded = _without_op(program, op_id)
-            yield _renamed(folded, {op.child: op.parent}, unlock=True)
-
-
-def _renamed(program: Program, names: dict[str, str], *, unlock: bool = False) -> Program:
-    """Processes renamed; with `unlock`, the migrations in parallel blocks become unlocked."""
-
-    def rewrite(op_id: int, op: Op, in_block: bool) -> Op:
-        changes: dict[str, object] = {
-            name: names.get(getattr(op, name), getattr(op, name))
-            for name in ("proc", "parent", "child")
-            if hasattr(op, name)
-        }
-        if unlock and in_block and isinstance(op, Migrate):
-            changes["unlocked"] = True
-        return dataclasses.replace(op, **changes)
-
-    return _map_ops(program, rewrite)
-
-
-def _simpler_ops(best: _Best) -> Iterator[Program]:
-    """One operation made simpler: one page, a locked migration, one swap slot, no priority."""
-    program = best.program
-    ops = program.ops()
-    for op_id, op in enumerate(ops):
-        for simpler in _simpler_forms(op):
-            yield _replace_op(program, op_id, simpler)
-
-
-def _simpler_forms(op: Op) -> list[Op]:
-    forms: list[Op] = []
-    if getattr(op, "npages", 1) > 1:
-        forms.append(dataclasses.replace(op, npages=1))
-    if isinstance(op, Migrate) and op.unlocked:
-        forms.append(dataclasses.replace(op, unlocked=False))
-    if isinstance(op, Swapon) and (op.nslots, op.prio) != (1, None):
-        forms.append(dataclasses.replace(op, nslots=1, prio=None))
-    return forms
-
-
-def _replace_op(program: Program, op_id: int, new: Op) -> Program:
-    return _map_ops(program, lambda i, op, _: new if i == op_id else op)
-
-
-def _without_op(program: Program, op_id: int) -> Program:
-    return _map_ops(program, lambda i, op, _: None if i == op_id else op)
-
-
-def _map_ops(program: Program, rewrite: Callable[[int, Op, bool], Op | None]) -> Program:
-    """Every operation passed through `rewrite(op id, op, in a block)`; None drops it. A block
-    left with one thread is unpacked into plain operations."""
-    op_ids = itertools.count()
-    steps: list[Step] = []
-    for step in program.steps:
-        if not isinstance(step, Parallel):
-            new = rewrite(next(op_ids), step, False)
-            steps.extend([new] if new is not None else [])
-            continue
-        threads = []
-        for thread in step.threads:
-            ops = [rewrite(next(op_ids), op, True) for op in thread.ops]
-            kept = tuple(op for op in ops if op is not None)
-            if kept:
-                threads.append(Thread(kept))
-        if len(threads) >= 2 and len(threads) == len(step.threads):
-            steps.append(dataclasses.replace(step, threads=tuple(threads)))
-        elif len(threads) >= 2:  # a thread went: its schedule entries no longer mean anything
-            steps.append(Parallel(tuple(threads)))
-        else:
-            steps.extend(op for thread in threads for op in thread.ops)
-    return dataclasses.replace(program, steps=tuple(steps))
-
-
-def _simpler_config(best: _Best) -> Iterator[Program]:
-    """The default configuration, else one setting back to its default."""
-    config, default = best.program.config, Config()
-    yield dataclasses.replace(best.program, config=default)
-    for setting in dataclasses.fields(Config):
-        if getattr(config, setting.name) != getattr(default, setting.name):
-            value = getattr(default, setting.name)
-            yield dataclasses.replace(
-                best.program, config=dataclasses.replace(config, **{setting.name: value})
-            )
-
-
-def _first_runner_first(best: _Best) -> Iterator[Program]:
-    """Each block's threads in the order they first run, so the schedule starts with 0."""
-    layout = _layout(best.program, best.outcome)
-    for item in layout:
-        if isinstance(item, _Block):
-            ran = list(dict.fromkeys(thread for thread, _ in item.steps))
-            order = ran + [t for t in range(len(item.threads)) if t not in ran]
-            renumber = {old: new for new, old in enumerate(order)}
-            item.threads = [item.threads[old] for old in order]
-            item.steps = [(renumber[t], op_id) for t, op_id in item.steps]
-    yield _program(best.program, layout)
-
-
-def _witness_schedules(best: _Best) -> Iterator[Program]:
-    """The shortest schedules that replay the current run."""
-    nblocks = len(best.program.blocks())
-    yield _with_schedules(best.program, witness_schedule(best.outcome.trace, nblocks))
-
-
-def _canonical(best: _Best) -> Iterator[Program]:
-    """Children renamed p1, p2... in creation order, written values 1, 2..., the lowest
-    address at 0x1000."""
-    program = best.program
-    names: dict[str, str] = {INITIAL_PROC: INITIAL_PROC}
-    for op in program.ops():
-        if isinstance(op, Fork):
-            names[op.child] = f"p{len(names)}"
-    addrs = [op.addr for op in program.ops() if hasattr(op, "addr")]
-    shift = min(addrs, default=PAGE_SIZE) - PAGE_SIZE
-    values = itertools.count(1)
-
-    def rewrite(op_id: int, op: Op, in_block: bool) -> Op:
-        changes: dict[str, object] = {}
-        if hasattr(op, "addr"):
-            changes["addr"] = op.addr - shift
-        if isinstance(op, Fault) and op.write:
-            changes["value"] = next(values)
-        return dataclasses.replace(op, **changes)
-
-    yield _renamed(_map_ops(program, rewrite), names)
-
-
-# ---------------------------------------------------------------------------------------------
 # Fewer preemptions
 
 
-def _fewest_preemptions(best: _Best, reproducer: Reproducer) -> None:
+def _fewest_preemptions(best: Best, reproducer: Reproducer) -> None:
     """The shortest schedule with the fewest preemptions that shows the class."""
     if not best.program.blocks():
         return
@@ -548,19 +239,8 @@ def _fewest_preemptions(best: _Best, reproducer: Reproducer) -> None:
                 hits.append((execution.preemptions, sum(map(len, witness)), witness))
         if hits:
             _, _, witness = min(hits)
-            candidate = _with_schedules(best.program, witness)
+            candidate = with_schedules(best.program, witness)
             shown = reproducer.shows(candidate)
             if shown is not None:
                 best.program, (best.outcome, best.judgement) = candidate, shown
             return
-
-
-def _with_schedules(program: Program, schedules: tuple[tuple[int, ...], ...]) -> Program:
-    replaced = iter(schedules)
-    steps = tuple(
-        dataclasses.replace(step, schedule=normalize_schedule(next(replaced)))
-        if isinstance(step, Parallel)
-        else step
-        for step in program.steps
-    )
-    return dataclasses.replace(program, steps=steps)

@@ -6,10 +6,10 @@ Programs are valid by construction (the DSL validator accepts them) and written 
   what), each drawn in its own span, so the shrinker deletes an operation by deleting five
   consecutive choices, and can replace a parallel block by one of its operations (thread
   operations are drawn by the same strategy as top-level ones).
-* Choices are read relative to the state at that point, with stable fallbacks: a process is a
-  number `n`, meaning `pN` if it is live and otherwise a live one; an address is a page that
-  snaps to a page mapped in that process. Deleting a step leaves later choices' meaning mostly
-  intact.
+* Choices are read relative to the state at that point (`ptediff.search.generation`), with
+  stable fallbacks: a process is a number `n`, meaning `pN` if it is live and otherwise a live
+  one; an address is a page that snaps to a page mapped in that process. Deleting a step leaves
+  later choices' meaning mostly intact.
 * Everything shrinks toward the simple end: fewer steps, `map`/`fault` before rarer kinds, p0,
   the lowest address, read before write, the faithful config, sequential execution.
 * Swarm testing: an example may switch off some operation kinds, so that rare combinations
@@ -30,9 +30,9 @@ exactly, by exploration (`ptediff.search.simplify`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hypothesis import strategies as st
 from ptediff.core.program import (
@@ -44,18 +44,14 @@ from ptediff.core.program import (
     Fault,
     Fork,
     Map,
-    Migrate,
-    Mprotect,
-    Munmap,
     Op,
-    Pageout,
     Parallel,
     Program,
     Prot,
     Step,
-    Swapon,
     Thread,
 )
+from ptediff.search.generation import ADDRESS_PAGES, Choice, View, World, make_op
 
 # Kinds in shrink order: a drawn kind shrinks toward the front of this list.
 KIND_ORDER: tuple[str, ...] = (
@@ -96,9 +92,6 @@ THREAD_KIND_TABLE: tuple[str, ...] = (
 )
 assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
 
-ADDRESS_PAGES = 8  # pages 0x1000 .. 0x8000: a small address space so operations collide
-TOUCHED_WHERE = 2 * ADDRESS_PAGES  # `where` values below this snap to a written page
-SNAPPED_WHERE = 3 * ADDRESS_PAGES  # ... below this to a mapped one; the rest are raw pages
 MAX_PROC_NUMBER = 5  # process choices are drawn as a number in 0..5 (p0..p5)
 MAX_THREADS = 3
 SCHEDULE_STEPS = 32  # steps of a block a drawn schedule covers; the rest falls back
@@ -171,100 +164,21 @@ def _check_kinds(ops: Iterable[str]) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------------------
-# What the generator knows while it draws
-
-
-@dataclass
-class _World:
-    """Live processes and their mapped pages, as the program so far means them to be."""
-
-    config: Config
-    live: set[str] = field(default_factory=lambda: {INITIAL_PROC})
-    mapped: dict[str, dict[int, Prot]] = field(default_factory=lambda: {INITIAL_PROC: {}})
-    written: dict[str, set[int]] = field(default_factory=lambda: {INITIAL_PROC: set()})
-    forks: int = 0
-    writes: int = 0
-
-    def fresh_child(self) -> str:
-        self.forks += 1
-        return f"p{self.forks}"
-
-    def next_value(self) -> int:
-        """Written values are 1, 2, 3...: small, distinct, and never the zero page's 0."""
-        self.writes += 1
-        return self.writes
-
-    def apply(self, op: Op) -> None:
-        """Track an operation's intended effect (approximate inside parallel blocks)."""
-        if isinstance(op, Map | Munmap | Mprotect):
-            pages = self.mapped[op.proc]
-            span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
-            if isinstance(op, Munmap):
-                for page in span:
-                    pages.pop(page, None)
-            else:  # map needs the range free, mprotect needs it fully mapped
-                free = not any(page in pages for page in span)
-                full = all(page in pages for page in span)
-                if (isinstance(op, Map) and free) or (isinstance(op, Mprotect) and full):
-                    pages.update(dict.fromkeys(span, op.prot))
-        elif isinstance(op, Fault) and op.write:
-            self.written[op.proc].add(op.addr // PAGE_SIZE)
-        elif isinstance(op, Fork):
-            self.live.add(op.child)
-            self.mapped[op.child] = dict(self.mapped[op.parent])
-            self.written[op.child] = set(self.written[op.parent])
-        elif isinstance(op, Exit):
-            self.live.discard(op.proc)
-
-
-@dataclass
-class _View:
-    """The processes one thread (or the top level) may name at this point.
-
-    Inside a parallel block a thread sees the processes live at the block's start, minus those
-    exited by earlier threads, plus the ones it forked itself; it may exit a process only if no
-    earlier thread of the block named it. That keeps every interleaving valid.
-    """
-
-    world: _World
-    visible: frozenset[str]
-    reserved: frozenset[str] = frozenset()  # named by earlier threads of the block
-    keep_alive: frozenset[str] = frozenset()  # seen by later threads: one must live on
-
-    def procs(self) -> list[str]:
-        return sorted(self.visible, key=lambda name: int(name[1:]))
+# What one draw carries along (the world model itself: `ptediff.search.generation`)
 
 
 @dataclass
 class _Generation:
-    world: _World
+    world: World
     allowed: tuple[str, ...]  # kinds the caller allows
     enabled: tuple[str, ...]  # kinds on in this example (swarm), in KIND_ORDER
     threads: tuple[int, int] | None  # None: no parallel blocks in this example
 
 
-@dataclass(frozen=True)
-class _Choice:
-    """The integers an operation is read from (after its continue flag).
-
-    kind:  index into KIND_TABLE; KINDS_PARALLEL more values open a parallel block.
-    who:   process number (or the thread count of a parallel block).
-    where: page 1..8 (value modulo 8); half the values snap it to a page the process has
-           written (the next one up, or the last), a quarter to a mapped page, a quarter
-           leave it raw.
-    what:  the kind's small parameters (npages, prot, read/write, node, nslots...).
-    """
-
-    kind: int
-    who: int
-    where: int
-    what: int
-
-
 @dataclass
 class _StepContext:
     gen: _Generation
-    view: _View
+    view: View
     room: int  # operations that still fit
     first: bool  # the first step of its list
     top: bool  # a top-level step (may open a parallel block)
@@ -299,11 +213,11 @@ def _programs(
 ) -> Program:
     cfg = draw(_CONFIGS) if config is None else config
     enabled, parallel_enabled = _draw_swarm(draw, allowed, swarm, threads is not None)
-    gen = _Generation(_World(cfg), allowed, enabled, threads if parallel_enabled else None)
+    gen = _Generation(World(cfg), allowed, enabled, threads if parallel_enabled else None)
     steps: list[Step] = list(_draw_setup(draw, gen, max_ops))
     while True:
         room = max_ops - sum(_n_ops(step) for step in steps)
-        view = _View(gen.world, frozenset(gen.world.live))
+        view = View(gen.world, frozenset(gen.world.live))
         step = _draw_step(draw, _StepContext(gen, view, room, not steps, top=True))
         if step is None:
             break
@@ -371,21 +285,21 @@ def _step_span(draw: st.DrawFn) -> Step | None:
     more = draw(_CONTINUE)
     if context.room < 1 or (not context.first and more < (1 if context.top else 3)):
         return None
-    choice = _Choice(kind=draw(_KIND), who=draw(_WHO), where=draw(_WHERE), what=draw(_WHAT))
+    choice = Choice(kind=draw(_KIND), who=draw(_WHO), where=draw(_WHERE), what=draw(_WHAT))
     gen = context.gen
     if not context.top:
-        return _make_op(THREAD_KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
+        return make_op(THREAD_KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
     if choice.kind >= len(KIND_TABLE):
         if gen.threads is not None and context.room >= 2:
             return _draw_parallel(draw, gen, choice, context.room)
-        choice = _Choice(choice.kind - len(KIND_TABLE), choice.who, choice.where, choice.what)
-    return _make_op(KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
+        choice = Choice(choice.kind - len(KIND_TABLE), choice.who, choice.where, choice.what)
+    return make_op(KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
 
 
 _STEP = _step_span()
 
 
-def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: _Choice, room: int) -> Parallel:
+def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: Choice, room: int) -> Parallel:
     assert gen.threads is not None
     fewest, most = gen.threads
     room = min(room, MAX_BLOCK_OPS)
@@ -399,7 +313,7 @@ def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: _Choice, room: int) 
         # leave one operation of room for each thread still to come
         thread_room = room - sum(len(t.ops) for t in block) - (n_threads - index - 1)
         last = index == n_threads - 1
-        view = _View(world, base - exited, frozenset(named), frozenset() if last else base - exited)
+        view = View(world, base - exited, frozenset(named), frozenset() if last else base - exited)
         thread_ops: list[Op] = []
         while True:
             room_left = min(MAX_THREAD_OPS, thread_room) - len(thread_ops)
@@ -424,134 +338,3 @@ def _draw_schedule(draw: st.DrawFn, n_threads: int) -> tuple[int, ...] | None:
     # zeroes the first bytes first, i.e. the last steps, so schedules shrink toward short ones.
     steps = [(byte >> shift) & 3 for byte in reversed(walk) for shift in (0, 2, 4, 6)]
     return normalize_schedule(step % n_threads for step in steps)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading an operation from its choices
-
-
-def _make_op(kind: str, choice: _Choice, view: _View, enabled: tuple[str, ...]) -> Op:
-    """A kind that is off or impossible here is read as an enabled one (by the same value), so
-    changing the swarm flags leaves other operations' kinds alone."""
-    if kind not in enabled:
-        kind = enabled[choice.kind % len(enabled)]
-    if not _possible(kind, view):
-        possible = [k for k in enabled if _possible(k, view)]
-        if not possible:  # every enabled kind needs a process and none is visible
-            return Swapon(nslots=1)
-        kind = possible[choice.kind % len(possible)]
-    op = _BUILDERS[kind](choice, view)
-    view.world.apply(op)
-    if isinstance(op, Fork):
-        view.visible |= {op.child}
-    elif isinstance(op, Exit):
-        view.visible -= {op.proc}
-        view.keep_alive -= {op.proc}
-    return op
-
-
-def _possible(kind: str, view: _View) -> bool:
-    if kind == "swapon":
-        return True
-    if kind == "exit":
-        return bool(_exitable(view))
-    return bool(view.visible)
-
-
-def _exitable(view: _View) -> list[str]:
-    """Processes this thread may exit: not named by an earlier thread, and at least one process
-    stays visible here and for later threads."""
-    return [
-        proc
-        for proc in view.procs()
-        if proc not in view.reserved
-        and len(view.visible - {proc}) >= 1
-        and (not view.keep_alive or len(view.keep_alive - {proc}) >= 1)
-    ]
-
-
-def _proc(number: int, candidates: list[str]) -> str:
-    """`pN` when it is a candidate, else a candidate chosen by the same number."""
-    name = f"p{number}"
-    return name if name in candidates else candidates[number % len(candidates)]
-
-
-def _addr(choice: _Choice, view: _View, proc: str) -> int:
-    """Mostly a page `proc` has written or mapped (the drawn page snapped to the next such
-    page), sometimes the drawn page as is: anonymous pages are where the action is."""
-    page = choice.where % ADDRESS_PAGES + 1
-    mapped = view.world.mapped.get(proc, {})
-    written = sorted(p for p in view.world.written.get(proc, ()) if p in mapped)
-    for limit, candidates in ((TOUCHED_WHERE, written), (SNAPPED_WHERE, sorted(mapped))):
-        if choice.where < limit and candidates:
-            return next((p for p in candidates if p >= page), candidates[-1]) * PAGE_SIZE
-    return page * PAGE_SIZE
-
-
-MAP_PROTS = (Prot.RW, Prot.R, Prot.RW, Prot.NONE)
-MPROTECT_PROTS = (Prot.R, Prot.RW, Prot.NONE)
-SWAPON_SLOTS = (1, 2, 4, 0)  # 0 slots (-EINVAL) last: rarely the point
-SWAPON_PRIOS = (None, 0, 1, 2, 5, -1, -2, 3)
-
-
-def _build_map(choice: _Choice, view: _View) -> Op:
-    page = choice.where % ADDRESS_PAGES + 1
-    prot = MAP_PROTS[choice.what // 3 % 4]
-    return Map(_proc(choice.who, view.procs()), page * PAGE_SIZE, choice.what % 3 + 1, prot)
-
-
-def _build_munmap(choice: _Choice, view: _View) -> Op:
-    proc = _proc(choice.who, view.procs())
-    return Munmap(proc, _addr(choice, view, proc), choice.what % 2 + 1)
-
-
-def _build_mprotect(choice: _Choice, view: _View) -> Op:
-    proc = _proc(choice.who, view.procs())
-    prot = MPROTECT_PROTS[choice.what // 2 % 3]
-    return Mprotect(proc, _addr(choice, view, proc), choice.what % 2 + 1, prot)
-
-
-def _build_fault(choice: _Choice, view: _View) -> Op:
-    proc = _proc(choice.who, view.procs())
-    addr = _addr(choice, view, proc)
-    if choice.what % 2:
-        return Fault(proc, addr, write=True, value=view.world.next_value())
-    return Fault(proc, addr, write=False)
-
-
-def _build_fork(choice: _Choice, view: _View) -> Op:
-    return Fork(_proc(choice.who, view.procs()), view.world.fresh_child())
-
-
-def _build_exit(choice: _Choice, view: _View) -> Op:
-    return Exit(_proc(choice.who, _exitable(view)))
-
-
-def _build_migrate(choice: _Choice, view: _View) -> Op:
-    proc = _proc(choice.who, view.procs())
-    # New pages start on node 0, so the other node is the interesting target: 3 in 4.
-    node = (1, 1, 0, 1)[choice.what % 4] if view.world.config.nodes >= 2 else 0
-    unlocked = choice.what // 4 % 2 == 1
-    return Migrate(proc, _addr(choice, view, proc), node, unlocked=unlocked)
-
-
-def _build_swapon(choice: _Choice, view: _View) -> Op:
-    return Swapon(SWAPON_SLOTS[choice.what % 4], SWAPON_PRIOS[choice.what // 4 % 8])
-
-
-def _build_pageout(choice: _Choice, view: _View) -> Op:
-    proc = _proc(choice.who, view.procs())
-    return Pageout(proc, _addr(choice, view, proc))
-
-
-_BUILDERS: dict[str, Callable[[_Choice, _View], Op]] = {
-    "map": _build_map,
-    "munmap": _build_munmap,
-    "mprotect": _build_mprotect,
-    "fault": _build_fault,
-    "fork": _build_fork,
-    "exit": _build_exit,
-    "migrate": _build_migrate,
-    "swapon": _build_swapon,
-    "pageout": _build_pageout,
-}

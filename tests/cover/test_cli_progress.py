@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ptediff.cli.main import ProgressLine
+from ptediff.cli.hunt import ProgressLine
 
 
 def test_terminal_progress_redraws_one_line_with_a_bar() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ptediff.dsl.parse import TERMINAL_WORDS, describe_expected, lark_parser
+from ptediff.dsl.syntax import TERMINAL_WORDS, describe_expected, lark_parser
 from ptediff.grammar import GRAMMAR_PATH, grammar_text
 
 

@@ -12,9 +12,10 @@ from hypothesis.extra.lark import from_lark
 from ptediff.core.errors import DslError
 from ptediff.core.outcome import ERRNO
 from ptediff.core.program import BUG, SIGSEGV, Expect, Op, Parallel, Program, Result, Step, Thread
-from ptediff.dsl.parse import lark_parser, parse
+from ptediff.dsl.parse import parse
 from ptediff.dsl.printer import format_program
-from ptediff.dsl.validate import registered_impls
+from ptediff.dsl.syntax import lark_parser
+from ptediff.dsl.values import registered_impls
 from ptediff.search.strategies import programs
 
 RESULTS: st.SearchStrategy[Result | None] = st.one_of(

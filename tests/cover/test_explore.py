@@ -17,22 +17,18 @@ from hypothesis import strategies as st
 from ptediff.core.errors import ImplLoadError
 from ptediff.core.outcome import Outcome, PteState, TraceStep
 from ptediff.core.program import Fault, Map, Migrate, Op, Parallel, Program, Prot, Step, Thread
-from ptediff.search.explore import (
+from ptediff.search.explore import explore
+from ptediff.search.explore_report import ExploreReport
+from ptediff.search.pct import PctSampler, PriorityPlan, pct
+from ptediff.search.schedules import (
     Execution,
     ExploreError,
-    ExploreReport,
-    Judge,
     ScheduleEnumerator,
-    SignatureKey,
-    Verdict,
-    canonical_outcome,
     check_limits,
     count_preemptions,
-    explore,
-    tally,
     with_schedules,
 )
-from ptediff.search.pct import PctSampler, PriorityPlan, pct
+from ptediff.search.tally import Judge, SignatureKey, Verdict, canonical_outcome, tally
 
 MIGRATE_STEPS = 3
 

@@ -10,7 +10,8 @@ import pytest
 from ptediff.core.errors import ImplLoadError
 from ptediff.core.program import Config, Program, Swapon
 from ptediff.dsl.parse import parse_file
-from ptediff.search.hunt import HuntError, HuntReport, ProgramSize, hunt
+from ptediff.search.findings import HuntReport, ProgramSize
+from ptediff.search.hunt import HuntError, hunt
 from ptediff.search.strategies import programs
 
 SWAPONS = Program((Swapon(1), Swapon(1), Swapon(1)), config=Config(swap_bits=2))

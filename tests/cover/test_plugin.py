@@ -38,7 +38,7 @@ def write(pytester: pytest.Pytester, name: str, text: str) -> None:
 
 def test_collection(project: pytest.Pytester) -> None:
     """One item per expect line; every registered impl without them; pte_paths only."""
-    from ptediff.dsl.validate import registered_impls
+    from ptediff.dsl.values import registered_impls
 
     write(project, "swapon.pte", SWAPON_OVERRUN)
     write(project, "plain.pte", "map p0 0x1000 1 rw\n")

@@ -7,17 +7,9 @@ import textwrap
 from ptediff.core.outcome import Outcome, PteState, TraceStep
 from ptediff.dsl.parse import parse
 from ptediff.judge.differ import Judgement, PteRow
-from ptediff.report.report import (
-    Heading,
-    Listing,
-    Table,
-    Text,
-    divergence_blocks,
-    pte_table,
-    render,
-    table,
-    timeline_blocks,
-)
+from ptediff.report.blocks import Heading, Listing, Table, Text, render, table
+from ptediff.report.divergence import divergence_blocks, pte_table
+from ptediff.report.timeline import timeline_blocks
 
 PROGRAM = parse(
     textwrap.dedent(

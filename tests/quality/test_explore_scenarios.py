@@ -20,16 +20,11 @@ import pytest
 from ptediff import impls
 from ptediff.core.program import Program
 from ptediff.dsl.parse import parse, parse_file
-from ptediff.search.explore import (
-    ExploreReport,
-    ImplReport,
-    SignatureKey,
-    canonical_outcome,
-    explore,
-    spec_judge,
-    with_schedules,
-)
+from ptediff.search.explore import explore
+from ptediff.search.explore_report import ExploreReport
 from ptediff.search.pct import pct
+from ptediff.search.schedules import with_schedules
+from ptediff.search.tally import ImplReport, SignatureKey, canonical_outcome, spec_judge
 
 REGRESSIONS = Path(__file__).resolve().parents[1] / "regressions"
 

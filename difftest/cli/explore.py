@@ -1,0 +1,70 @@
+"""The `explore` command: a file's schedules, exhaustively or by PCT, against its expectations."""
+
+from __future__ import annotations
+
+import argparse
+
+from ptediff.cli.files import load_program
+from ptediff.cli.implementations import default_impls, resolve_impls
+from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
+from ptediff.core.program import Program
+from ptediff.judge.signature import Signature
+from ptediff.report import report_json
+from ptediff.report.explore import explore_blocks
+from ptediff.search.tally import ImplReport
+
+DEFAULT_PCT_DEPTH = 2
+DEFAULT_PCT_SEED = 0
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from ptediff.search.explore import explore
+    from ptediff.search.pct import pct
+
+    if args.pct is None and (args.depth is not None or args.seed is not None):
+        raise UsageError("--depth and --seed choose PCT schedules: use them with --pct RUNS")
+    chosen = resolve_impls(args.impls)
+    program = load_program(args.file)
+    names = chosen or default_impls(program)
+    if args.pct is not None:
+        depth = DEFAULT_PCT_DEPTH if args.depth is None else args.depth
+        seed = DEFAULT_PCT_SEED if args.seed is None else args.seed
+        exploration = pct(program, names, runs=args.pct, depth=depth, seed=seed)
+    else:
+        bound = None if args.unbounded else args.preemptions
+        exploration = explore(program, names, preemption_bound=bound)
+    unexpected = {
+        impl.impl: reason
+        for impl in exploration.impls
+        if (reason := exploration_surprise(program, impl)) is not None
+    }
+    path = str(args.file)
+    emit(
+        args.format,
+        explore_blocks(path, program, exploration, unexpected),
+        lambda: report_json.explore_json(path, program, exploration, unexpected),
+    )
+    return EXIT_UNEXPECTED if unexpected else EXIT_OK
+
+
+def exploration_surprise(program: Program, impl: ImplReport) -> str | None:
+    """Why an implementation's explored schedules contradict its expectation, if they do.
+
+    Same rules as `ptediff.judge.verdict`, over every schedule: an implementation expected to agree
+    must agree in all of them; one expected to diverge must show each listed signature class
+    in at least one.
+    """
+    from ptediff.judge.signature import matches
+    from ptediff.judge.verdict import POSTFIX, expectation_for
+
+    expect = expectation_for(program, impl.impl)
+    if expect is None and impl.impl != POSTFIX:
+        return None
+    if expect is None or expect.verdict == "agrees":
+        diverging = impl.schedules - impl.agreeing
+        return f"diverges in {diverging} of {impl.schedules} schedules" if diverging else None
+    shown = [Signature(cls) for cls in impl.classes]
+    missing = [name for name in expect.signatures if not any(matches(name, s) for s in shown)]
+    if not impl.classes:
+        return "expected to diverge, agrees in every schedule"
+    return f"never shows {', '.join(missing)}" if missing else None

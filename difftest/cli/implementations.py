@@ -1,0 +1,24 @@
+"""Which implementations a command runs: the `--impl` names, else the file's or all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ptediff.core.program import Program
+
+
+def resolve_impls(names: Sequence[str] | None) -> list[str]:
+    """The `--impl` names, each checked to load (ImplLoadError otherwise); [] when none given."""
+    from ptediff import impls
+
+    for name in names or ():
+        impls.load(name)
+    return list(dict.fromkeys(names or ()))
+
+
+def default_impls(program: Program) -> list[str]:
+    """Without `--impl`: the implementations the file's `expect` lines name, else all."""
+    from ptediff import impls
+
+    named = list(dict.fromkeys(expect.impl for expect in program.expects))
+    return named or list(impls.REGISTRY)

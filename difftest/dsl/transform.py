@@ -1,0 +1,266 @@
+"""The lark parse tree to the program AST (`ptediff.core.program`), with field positions."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lark import Token, Transformer
+from ptediff.core.errors import DslError
+from ptediff.core.program import (
+    Config,
+    Exit,
+    Expect,
+    Fault,
+    Fork,
+    Map,
+    Migrate,
+    Mprotect,
+    Munmap,
+    Op,
+    Pageout,
+    Parallel,
+    Pos,
+    Program,
+    Result,
+    Step,
+    Swapon,
+    Thread,
+)
+from ptediff.dsl.source import Problem, SourceText
+from ptediff.dsl.values import config_value, errno_result, prot_named, result_named
+
+_CONFIG_KEYS = frozenset(field.name for field in dataclasses.fields(Config))
+
+
+@dataclass(frozen=True)
+class _ConfigLine:
+    config: Config
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class _Result:
+    value: Result
+    pos: Pos
+
+
+def _pos(token: Token) -> Pos:
+    return Pos(token.line or 0, token.column or 0)
+
+
+def _number(token: Token) -> int:
+    text = str(token)
+    return int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+
+
+class ToProgram(Transformer[Token, Program]):
+    """Builds the AST bottom-up; each rule's method receives its children already built."""
+
+    def __init__(self, source: SourceText) -> None:
+        super().__init__()
+        self.source = source
+
+    def fail(self, problem: Problem, pos: Pos | None) -> DslError:
+        return self.source.error(problem.message, pos, problem.hint)
+
+    def remember(self, node: object, positions: dict[str, Pos]) -> None:
+        self.source.positions[id(node)] = positions
+
+    # -- header
+
+    def config_item(self, children: list[Token]) -> tuple[Token, Token]:
+        key, _equals, value = children
+        return key, value
+
+    def config(self, children: list[Any]) -> _ConfigLine:
+        keyword, *items = children
+        values: dict[str, int | bool] = {}
+        for key, value in items:
+            if str(key) in values:
+                raise self.fail(Problem(f"{key} is set twice", "set each key once"), _pos(key))
+            written = _number(value) if value.type == "NUMBER" else str(value)
+            try:
+                values[str(key)] = config_value(str(key), written)
+            except Problem as problem:
+                at = value if str(key) in _CONFIG_KEYS else key
+                raise self.fail(problem, _pos(at)) from None
+        return _ConfigLine(Config(**values), _pos(keyword))  # type: ignore[arg-type]
+
+    def expect(self, children: list[Token]) -> Expect:
+        keyword, impl, verdict, *signatures = children
+        verdict_word: Literal["agrees", "diverges"] = (
+            "agrees" if verdict.type == "AGREES" else "diverges"
+        )
+        node = Expect(str(impl), verdict_word, tuple(map(str, signatures)), pos=_pos(keyword))
+        positions = {f"signatures.{i}": _pos(token) for i, token in enumerate(signatures)}
+        self.remember(node, {"impl": _pos(impl), **positions})
+        return node
+
+    # -- operations
+
+    def result(self, children: list[Token]) -> _Result:
+        _arrow, *rest = children
+        try:
+            if len(rest) == 1 and rest[0].type == "NUMBER":
+                value: Result = _number(rest[0])
+            elif len(rest) == 1:
+                value = result_named(str(rest[0]))
+            elif rest[1].type == "NUMBER":
+                value = -_number(rest[1])
+            else:
+                value = errno_result(str(rest[1]))
+        except Problem as problem:
+            raise self.fail(problem, _pos(rest[-1])) from None
+        return _Result(value, _pos(rest[0]))
+
+    def prio(self, children: list[Token]) -> tuple[int, Pos]:
+        sign = -1 if children[2].type == "MINUS" else 1
+        return sign * _number(children[-1]), _pos(children[2])
+
+    def _op(self, cls: type[Op], children: list[Any], **parts: Any) -> Op:
+        """Build `cls` from `parts` (field -> token, or (value, pos)) and the optional result."""
+        keyword = children[0]
+        result = children[-1] if isinstance(children[-1], _Result) else None
+        values: dict[str, Any] = {}
+        positions: dict[str, Pos] = {}
+        for name, part in parts.items():
+            if isinstance(part, tuple):
+                values[name], positions[name] = part
+            elif isinstance(part, Token):
+                positions[name] = _pos(part)
+                values[name] = _number(part) if part.type == "NUMBER" else str(part)
+            else:
+                values[name] = part
+        if result is not None:
+            positions["expect"] = result.pos
+        node = cls(**values, expect=None if result is None else result.value, pos=_pos(keyword))
+        self.remember(node, positions)
+        return node
+
+    def _prot(self, token: Token) -> tuple[Any, Pos]:
+        try:
+            return prot_named(str(token)), _pos(token)
+        except Problem as problem:
+            raise self.fail(problem, _pos(token)) from None
+
+    def map(self, c: list[Any]) -> Op:
+        return self._op(Map, c, proc=c[1], addr=c[2], npages=c[3], prot=self._prot(c[4]))
+
+    def munmap(self, c: list[Any]) -> Op:
+        return self._op(Munmap, c, proc=c[1], addr=c[2], npages=c[3])
+
+    def mprotect(self, c: list[Any]) -> Op:
+        return self._op(Mprotect, c, proc=c[1], addr=c[2], npages=c[3], prot=self._prot(c[4]))
+
+    def fault(self, c: list[Any]) -> Op:
+        if c[3].type == "WRITE":
+            return self._op(Fault, c, proc=c[1], addr=c[2], write=True, value=c[4])
+        return self._op(Fault, c, proc=c[1], addr=c[2], write=False)
+
+    def fork(self, c: list[Any]) -> Op:
+        return self._op(Fork, c, parent=c[1], child=c[2])
+
+    def exit(self, c: list[Any]) -> Op:
+        return self._op(Exit, c, proc=c[1])
+
+    def migrate(self, c: list[Any]) -> Op:
+        unlocked = len(c) > 4 and isinstance(c[4], Token) and c[4].type == "UNLOCKED"
+        return self._op(Migrate, c, proc=c[1], addr=c[2], node=c[3], unlocked=unlocked)
+
+    def swapon(self, c: list[Any]) -> Op:
+        if len(c) > 2 and isinstance(c[2], tuple):
+            return self._op(Swapon, c, nslots=c[1], prio=c[2])
+        return self._op(Swapon, c, nslots=c[1])
+
+    def pageout(self, c: list[Any]) -> Op:
+        return self._op(Pageout, c, proc=c[1], addr=c[2])
+
+    # -- concurrency
+
+    def schedule(self, children: list[Token]) -> list[Token]:
+        return children[1:]
+
+    def thread(self, children: list[Any]) -> Thread:
+        keyword, _lbrace, *items, _rbrace = children
+        for item in items:
+            if isinstance(item, Parallel):
+                raise self.fail(
+                    Problem(
+                        "parallel blocks do not nest",
+                        "a thread holds operations; write the inner threads as threads of the "
+                        "outer block",
+                    ),
+                    item.pos,
+                )
+        return Thread(tuple(items), pos=_pos(keyword))
+
+    def parallel(self, children: list[Any]) -> Parallel:
+        keyword, _lbrace, *rest = children
+        schedule_tokens: list[Token] | None = None
+        if rest and isinstance(rest[-1], list):
+            schedule_tokens = rest.pop()
+        threads = tuple(item for item in rest if isinstance(item, Thread))
+        schedule = None if schedule_tokens is None else tuple(map(_number, schedule_tokens))
+        node = Parallel(threads, schedule, pos=_pos(keyword))
+        self.remember(node, {f"schedule.{i}": _pos(t) for i, t in enumerate(schedule_tokens or ())})
+        return node
+
+    # -- the file
+
+    def start(self, statements: list[Any]) -> Program:
+        config: _ConfigLine | None = None
+        expects: list[Expect] = []
+        steps: list[Step] = []
+        for statement in statements:
+            if isinstance(statement, _ConfigLine):
+                if config is not None:
+                    raise self.fail(
+                        Problem(
+                            f"a second config line (the first is line {config.pos.line})",
+                            "put every key on one config line",
+                        ),
+                        statement.pos,
+                    )
+                if steps:
+                    raise self.fail(
+                        Problem(
+                            "config comes after operations",
+                            "move the config line above the first operation",
+                        ),
+                        statement.pos,
+                    )
+                config = statement
+            elif isinstance(statement, Expect):
+                expects.append(statement)
+            elif isinstance(statement, Thread):
+                raise self.fail(
+                    Problem(
+                        "`thread` outside a parallel block",
+                        "threads go inside `parallel { ... }`; a lone operation needs no thread",
+                    ),
+                    statement.pos,
+                )
+            else:
+                steps.append(statement)
+        first_line = min((s.pos.line for s in statements if s.pos is not None), default=None)
+        return Program(
+            tuple(steps),
+            config=config.config if config else Config(),
+            expects=tuple(expects),
+            comments=self._leading_comments(first_line),
+        )
+
+    def _leading_comments(self, first_line: int | None) -> tuple[str, ...]:
+        """Comment lines before the first statement, without their `#` and one space."""
+        # Split on "\n" only, as the grammar does: line numbers must agree with lark's.
+        lines = (self.source.text or "").split("\n")
+        header = lines if first_line is None else lines[: first_line - 1]
+        comments = []
+        for line in header:
+            stripped = line.strip(" \t\r")
+            if stripped.startswith("#"):
+                body = stripped[1:]
+                comments.append(body[1:] if body.startswith(" ") else body)
+        return tuple(comments)

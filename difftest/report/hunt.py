@@ -1,0 +1,104 @@
+"""The `hunt` report: the summary of divergence classes found, then each minimal program."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ptediff.core.errors import DslError
+from ptediff.core.program import Program
+from ptediff.dsl.parse import parse
+from ptediff.report.blocks import Block, Cell, Heading, Listing, Text, table
+from ptediff.report.operations import describe_op
+
+if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
+    from ptediff.search.findings import Finding, HuntReport
+
+
+@dataclass(frozen=True)
+class HuntFinding:
+    """A hunt finding as reported: its minimal program re-read from its printed text, so that
+    line numbers in the report point into the listing shown."""
+
+    finding: Finding
+    program: Program
+    text: str
+    expected: bool  # the implementation reverts a fix: diverging is its purpose
+
+    @classmethod
+    def of(cls, finding: Finding, *, expected: bool) -> HuntFinding:
+        text = finding.text
+        try:
+            program = parse(text)
+        except DslError:  # cannot happen for a printed program; keep the report going anyway
+            program = finding.program
+        return cls(finding, program, text, expected)
+
+    @property
+    def concurrency(self) -> str:
+        preemptions = self.finding.size.preemptions
+        if self.finding.concurrency == "preemptions":
+            return f"{preemptions} preemption{'s' * (preemptions != 1)}"
+        return self.finding.concurrency
+
+
+def hunt_blocks(
+    hunted: HuntReport, findings: Sequence[HuntFinding], *, saving: bool
+) -> list[Block]:
+    """The summary table (implementation × signature class), then each minimal program."""
+    seed = "no seed" if hunted.seed is None else f"seed {hunted.seed}"
+    blocks: list[Block] = [
+        Heading("hunt"),
+        Text(
+            f"{hunted.examples} examples in {hunted.seconds:.1f} s ({seed}, profile "
+            f"{hunted.profile}); {len(findings)} divergence class(es) found."
+        ),
+    ]
+    rows: list[list[Cell]] = []
+    for impl in hunted.impls:
+        found = [f for f in findings if f.finding.impl == impl]
+        if not found:
+            rows.append([impl, "-", "no", None, None, None, None, None, None, None])
+        for item in found:
+            finding = item.finding
+            saved = str(finding.saved) if finding.saved else "(already saved)" if saving else None
+            rows.append([
+                impl,
+                finding.signature,
+                "yes" if item.expected else "UNEXPECTED",
+                finding.examples_to_first,
+                f"{finding.seconds_to_first:.1f}",
+                finding.size.ops,
+                finding.size.lines,
+                item.concurrency,
+                finding.classification,
+                saved,
+            ])
+    blocks.append(table(
+        ("implementation", "signature", "found", "examples", "seconds", "ops", "lines",
+         "concurrency", "classification", "saved"),
+        rows,
+        title="divergences (examples and seconds to the first failure; size of the minimal "
+              "program)",
+    ))
+    for item in findings:
+        blocks.extend(_finding_blocks(item))
+    return blocks
+
+
+def _finding_blocks(item: HuntFinding) -> list[Block]:
+    finding = item.finding
+    blocks: list[Block] = [Heading(f"{finding.impl}: {finding.signature}", level=2)]
+    facts = [f"needs {item.concurrency}" if item.concurrency != "sequential" else "sequential"]
+    if finding.op is not None:
+        facts.insert(0, f"first shows at {describe_op(item.program.ops(), finding.op)}")
+    if finding.classification is not None:
+        facts.append(f"classification {finding.classification}")
+    if finding.saved is not None:
+        facts.append(f"saved as {finding.saved}")
+    if finding.detail:
+        facts.append(finding.detail)
+    blocks.append(Text("; ".join(facts) + "."))
+    blocks.append(Listing(item.text))
+    return blocks

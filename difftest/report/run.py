@@ -1,0 +1,73 @@
+"""The `run` report: a verdict table per file, then each unexpected divergence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ptediff.core.program import Program
+from ptediff.judge.verdict import Verdict
+from ptediff.report.blocks import Block, Heading, Table, Text, table
+from ptediff.report.divergence import allowance_note, divergence_blocks
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """One `.pte` file run on the spec and implementations."""
+
+    path: str
+    program: Program
+    verdicts: tuple[Verdict, ...]
+    spec_error: str | None = None  # a `=> RESULT` the spec itself does not meet
+
+    @property
+    def passed(self) -> bool:
+        return self.spec_error is None and all(v.passed for v in self.verdicts)
+
+
+def run_blocks(files: Sequence[RunFile]) -> list[Block]:
+    blocks: list[Block] = []
+    for item in files:
+        blocks.append(Heading(item.path))
+        if item.spec_error is not None:
+            blocks.append(Text(f"FAIL: {item.spec_error}"))
+            continue
+        blocks.append(verdict_table(item.verdicts))
+        for verdict in item.verdicts:
+            if verdict.judgement.agrees:
+                continue
+            blocks.append(Heading(verdict.impl, level=2))
+            blocks.extend(divergence_blocks(item.program, verdict.judgement, verdict.impl))
+    return blocks
+
+
+def verdict_table(verdicts: Sequence[Verdict]) -> Table:
+    rows = []
+    for verdict in verdicts:
+        judgement = verdict.judgement
+        if judgement.agrees:
+            observed = "agrees" + allowance_note(judgement.allowances)
+        else:
+            observed = "diverges: " + " ".join(judgement.divergence.classes)  # type: ignore[union-attr]
+        rows.append([
+            verdict.impl,
+            expected_text(verdict),
+            observed,
+            verdict_word(verdict),
+            "; ".join(verdict.messages) if not verdict.passed else None,
+        ])
+    return table(("implementation", "expected", "observed", "verdict", "why"), rows)
+
+
+def expected_text(verdict: Verdict) -> str:
+    if verdict.expected is None:
+        return "-"
+    if verdict.expected == "diverges" and verdict.expect is not None and verdict.expect.signatures:
+        return "diverges " + " ".join(verdict.expect.signatures)
+    return verdict.expected
+
+
+def verdict_word(verdict: Verdict) -> str:
+    if not verdict.passed:
+        return "FAIL"
+    return "ok" if verdict.expected is not None else "reported"

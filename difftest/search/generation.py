@@ -1,0 +1,247 @@
+"""The program generator's world model, and how one operation is read from its choices.
+
+`ptediff.search.strategies` draws a program as a sequence of integer choices; this module
+knows what the program drawn so far means (live processes, their mapped and written pages),
+which processes a thread of a parallel block may name, and reads each operation from its
+choices relative to that state, with stable fallbacks (see the strategies module's docstring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ptediff.core.program import (
+    INITIAL_PROC,
+    PAGE_SIZE,
+    Config,
+    Exit,
+    Fault,
+    Fork,
+    Map,
+    Migrate,
+    Mprotect,
+    Munmap,
+    Op,
+    Pageout,
+    Prot,
+    Swapon,
+)
+
+ADDRESS_PAGES = 8  # pages 0x1000 .. 0x8000: a small address space so operations collide
+TOUCHED_WHERE = 2 * ADDRESS_PAGES  # `where` values below this snap to a written page
+SNAPPED_WHERE = 3 * ADDRESS_PAGES  # ... below this to a mapped one; the rest are raw pages
+
+
+# ---------------------------------------------------------------------------------------------
+# What the generator knows while it draws
+
+
+@dataclass
+class World:
+    """Live processes and their mapped pages, as the program so far means them to be."""
+
+    config: Config
+    live: set[str] = field(default_factory=lambda: {INITIAL_PROC})
+    mapped: dict[str, dict[int, Prot]] = field(default_factory=lambda: {INITIAL_PROC: {}})
+    written: dict[str, set[int]] = field(default_factory=lambda: {INITIAL_PROC: set()})
+    forks: int = 0
+    writes: int = 0
+
+    def fresh_child(self) -> str:
+        self.forks += 1
+        return f"p{self.forks}"
+
+    def next_value(self) -> int:
+        """Written values are 1, 2, 3...: small, distinct, and never the zero page's 0."""
+        self.writes += 1
+        return self.writes
+
+    def apply(self, op: Op) -> None:
+        """Track an operation's intended effect (approximate inside parallel blocks)."""
+        if isinstance(op, Map | Munmap | Mprotect):
+            pages = self.mapped[op.proc]
+            span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
+            if isinstance(op, Munmap):
+                for page in span:
+                    pages.pop(page, None)
+            else:  # map needs the range free, mprotect needs it fully mapped
+                free = not any(page in pages for page in span)
+                full = all(page in pages for page in span)
+                if (isinstance(op, Map) and free) or (isinstance(op, Mprotect) and full):
+                    pages.update(dict.fromkeys(span, op.prot))
+        elif isinstance(op, Fault) and op.write:
+            self.written[op.proc].add(op.addr // PAGE_SIZE)
+        elif isinstance(op, Fork):
+            self.live.add(op.child)
+            self.mapped[op.child] = dict(self.mapped[op.parent])
+            self.written[op.child] = set(self.written[op.parent])
+        elif isinstance(op, Exit):
+            self.live.discard(op.proc)
+
+
+@dataclass
+class View:
+    """The processes one thread (or the top level) may name at this point.
+
+    Inside a parallel block a thread sees the processes live at the block's start, minus those
+    exited by earlier threads, plus the ones it forked itself; it may exit a process only if no
+    earlier thread of the block named it. That keeps every interleaving valid.
+    """
+
+    world: World
+    visible: frozenset[str]
+    reserved: frozenset[str] = frozenset()  # named by earlier threads of the block
+    keep_alive: frozenset[str] = frozenset()  # seen by later threads: one must live on
+
+    def procs(self) -> list[str]:
+        return sorted(self.visible, key=lambda name: int(name[1:]))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The integers an operation is read from (after its continue flag).
+
+    kind:  index into `strategies.KIND_TABLE`; KINDS_PARALLEL more values open a block.
+    who:   process number (or the thread count of a parallel block).
+    where: page 1..8 (value modulo 8); half the values snap it to a page the process has
+           written (the next one up, or the last), a quarter to a mapped page, a quarter
+           leave it raw.
+    what:  the kind's small parameters (npages, prot, read/write, node, nslots...).
+    """
+
+    kind: int
+    who: int
+    where: int
+    what: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading an operation from its choices
+
+
+def make_op(kind: str, choice: Choice, view: View, enabled: tuple[str, ...]) -> Op:
+    """A kind that is off or impossible here is read as an enabled one (by the same value), so
+    changing the swarm flags leaves other operations' kinds alone."""
+    if kind not in enabled:
+        kind = enabled[choice.kind % len(enabled)]
+    if not _possible(kind, view):
+        possible = [k for k in enabled if _possible(k, view)]
+        if not possible:  # every enabled kind needs a process and none is visible
+            return Swapon(nslots=1)
+        kind = possible[choice.kind % len(possible)]
+    op = _BUILDERS[kind](choice, view)
+    view.world.apply(op)
+    if isinstance(op, Fork):
+        view.visible |= {op.child}
+    elif isinstance(op, Exit):
+        view.visible -= {op.proc}
+        view.keep_alive -= {op.proc}
+    return op
+
+
+def _possible(kind: str, view: View) -> bool:
+    if kind == "swapon":
+        return True
+    if kind == "exit":
+        return bool(_exitable(view))
+    return bool(view.visible)
+
+
+def _exitable(view: View) -> list[str]:
+    """Processes this thread may exit: not named by an earlier thread, and at least one process
+    stays visible here and for later threads."""
+    return [
+        proc
+        for proc in view.procs()
+        if proc not in view.reserved
+        and len(view.visible - {proc}) >= 1
+        and (not view.keep_alive or len(view.keep_alive - {proc}) >= 1)
+    ]
+
+
+def _proc(number: int, candidates: list[str]) -> str:
+    """`pN` when it is a candidate, else a candidate chosen by the same number."""
+    name = f"p{number}"
+    return name if name in candidates else candidates[number % len(candidates)]
+
+
+def _addr(choice: Choice, view: View, proc: str) -> int:
+    """Mostly a page `proc` has written or mapped (the drawn page snapped to the next such
+    page), sometimes the drawn page as is: anonymous pages are where the action is."""
+    page = choice.where % ADDRESS_PAGES + 1
+    mapped = view.world.mapped.get(proc, {})
+    written = sorted(p for p in view.world.written.get(proc, ()) if p in mapped)
+    for limit, candidates in ((TOUCHED_WHERE, written), (SNAPPED_WHERE, sorted(mapped))):
+        if choice.where < limit and candidates:
+            return next((p for p in candidates if p >= page), candidates[-1]) * PAGE_SIZE
+    return page * PAGE_SIZE
+
+
+MAP_PROTS = (Prot.RW, Prot.R, Prot.RW, Prot.NONE)
+MPROTECT_PROTS = (Prot.R, Prot.RW, Prot.NONE)
+SWAPON_SLOTS = (1, 2, 4, 0)  # 0 slots (-EINVAL) last: rarely the point
+SWAPON_PRIOS = (None, 0, 1, 2, 5, -1, -2, 3)
+
+
+def _build_map(choice: Choice, view: View) -> Op:
+    page = choice.where % ADDRESS_PAGES + 1
+    prot = MAP_PROTS[choice.what // 3 % 4]
+    return Map(_proc(choice.who, view.procs()), page * PAGE_SIZE, choice.what % 3 + 1, prot)
+
+
+def _build_munmap(choice: Choice, view: View) -> Op:
+    proc = _proc(choice.who, view.procs())
+    return Munmap(proc, _addr(choice, view, proc), choice.what % 2 + 1)
+
+
+def _build_mprotect(choice: Choice, view: View) -> Op:
+    proc = _proc(choice.who, view.procs())
+    prot = MPROTECT_PROTS[choice.what // 2 % 3]
+    return Mprotect(proc, _addr(choice, view, proc), choice.what % 2 + 1, prot)
+
+
+def _build_fault(choice: Choice, view: View) -> Op:
+    proc = _proc(choice.who, view.procs())
+    addr = _addr(choice, view, proc)
+    if choice.what % 2:
+        return Fault(proc, addr, write=True, value=view.world.next_value())
+    return Fault(proc, addr, write=False)
+
+
+def _build_fork(choice: Choice, view: View) -> Op:
+    return Fork(_proc(choice.who, view.procs()), view.world.fresh_child())
+
+
+def _build_exit(choice: Choice, view: View) -> Op:
+    return Exit(_proc(choice.who, _exitable(view)))
+
+
+def _build_migrate(choice: Choice, view: View) -> Op:
+    proc = _proc(choice.who, view.procs())
+    # New pages start on node 0, so the other node is the interesting target: 3 in 4.
+    node = (1, 1, 0, 1)[choice.what % 4] if view.world.config.nodes >= 2 else 0
+    unlocked = choice.what // 4 % 2 == 1
+    return Migrate(proc, _addr(choice, view, proc), node, unlocked=unlocked)
+
+
+def _build_swapon(choice: Choice, view: View) -> Op:
+    return Swapon(SWAPON_SLOTS[choice.what % 4], SWAPON_PRIOS[choice.what // 4 % 8])
+
+
+def _build_pageout(choice: Choice, view: View) -> Op:
+    proc = _proc(choice.who, view.procs())
+    return Pageout(proc, _addr(choice, view, proc))
+
+
+_BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
+    "map": _build_map,
+    "munmap": _build_munmap,
+    "mprotect": _build_mprotect,
+    "fault": _build_fault,
+    "fork": _build_fork,
+    "exit": _build_exit,
+    "migrate": _build_migrate,
+    "swapon": _build_swapon,
+    "pageout": _build_pageout,
+}
