@@ -75,6 +75,10 @@ class Divergence:
     bugs: tuple[BugReport, ...]
     violations: tuple[Violation, ...]
     deadlock: str | None
+    # Classes that first show at or after the operation of the model's first kernel BUG (and
+    # are not that BUG): consequences of the dead task (its result, the locks it still holds,
+    # what its process never did), not separate findings.
+    secondary: frozenset[str] = frozenset()
 
     @property
     def primary(self) -> Signature:
@@ -128,8 +132,24 @@ def judge(program: Program, allowed: Sequence[Outcome], outcome: Outcome) -> Jud
         bugs=tuple(outcome.bugs),
         violations=tuple(outcome.violations),
         deadlock=outcome.deadlock,
+        secondary=secondary_classes(outcome.bugs, signatures),
     )
     return Judgement(outcome, divergence, frozenset(), None)
+
+
+def secondary_classes(
+    bugs: Sequence[BugReport], signatures: Sequence[Signature]
+) -> frozenset[str]:
+    """The classes that show only after the first BUG (see Divergence.secondary)."""
+    killed = [b for b in bugs if b.kind == "BUG" and b.op is not None]
+    if not killed:
+        return frozenset()
+    first = min(killed, key=lambda b: b.op)  # type: ignore[arg-type,return-value]
+    assert first.op is not None
+    own = first.signature_class
+    return frozenset(
+        s.cls for s in signatures if s.cls != own and s.op is not None and s.op >= first.op
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +270,7 @@ def _signatures(
     ops = program.ops()
     vma_prot = {**closest.vma_prot, **outcome.vma_prot}
     located = _locate_state_classes(program, closest, outcome, vma_prot)
-    sigs: list[Signature] = [Signature(f"kernel-bug:{b.function}", b.op) for b in outcome.bugs]
+    sigs: list[Signature] = [Signature(b.signature_class, b.op) for b in outcome.bugs]
     properties = state_properties(outcome.state, vma_prot) - state_properties(
         closest.state, closest.vma_prot
     )
@@ -313,6 +333,15 @@ def same_outcome(a: Outcome, b: Outcome) -> bool:
     return outcome_key(a) == outcome_key(b)
 
 
+# Families a model reports about itself (a BUG, a memory error, a broken invariant, a stuck
+# task, a state no kernel may reach): when both models show one, the code is at fault, not the
+# spec.
+SELF_EVIDENT_FAMILIES = frozenset({
+    "kernel-bug", "use-after-free", "bad-page-state", "kmap-leak", "orphan-migration-entry",
+    "shared-writable", "writable-in-readonly-vma", "deadlock", "invariant",
+})
+
+
 def classify(
     spec_vs_post: Judgement,
     spec_vs_pre: Judgement,
@@ -320,8 +349,10 @@ def classify(
 ) -> str:
     """`fixed`: spec = post-fix ≠ pre-fix. `fix-incomplete`: the post-fix model diverges from
     the spec and the pre-fix one behaves differently (the fix changed something, not enough).
-    `spec-gap`: both models behave the same and the spec disagrees (the spec is likely wrong or
-    too strict). `agree`: spec, post- and pre-fix all agree.
+    `latent`: both models behave the same and the divergence is one the model shows about
+    itself (a BUG, a use-after-free, a broken invariant...): a bug present before and after
+    the patch. `spec-gap`: both behave the same and the spec disagrees on plain results or
+    state only (the spec is likely wrong or too strict). `agree`: all three agree.
 
     `post_vs_pre_equal` defaults to comparing the two judged outcomes.
     """
@@ -329,4 +360,9 @@ def classify(
         post_vs_pre_equal = same_outcome(spec_vs_post.outcome, spec_vs_pre.outcome)
     if spec_vs_post.agrees:
         return "agree" if spec_vs_pre.agrees else "fixed"
-    return "spec-gap" if post_vs_pre_equal else "fix-incomplete"
+    if not post_vs_pre_equal:
+        return "fix-incomplete"
+    assert spec_vs_post.divergence is not None
+    if any(s.family in SELF_EVIDENT_FAMILIES for s in spec_vs_post.divergence.signatures):
+        return "latent"
+    return "spec-gap"

@@ -12,9 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Families in priority order, most causal first. A class is a family, or `family:detail`
-# for the parametrised ones (kernel-bug:<function>, result:<op kind>, invariant:<name>).
+# for the parametrised ones (kernel-bug:<function>, use-after-free:<object>,
+# bad-page-state:<function>, kmap-leak:<function>, result:<op kind>, invariant:<name>).
 FAMILIES: tuple[str, ...] = (
     "kernel-bug",
+    "use-after-free",
+    "bad-page-state",
+    "kmap-leak",
     "orphan-migration-entry",
     "shared-writable",
     "writable-in-readonly-vma",
@@ -28,7 +32,9 @@ FAMILIES: tuple[str, ...] = (
     "swap-device",
     "invariant",
 )
-PARAMETRISED = frozenset({"kernel-bug", "result", "invariant"})
+PARAMETRISED = frozenset(
+    {"kernel-bug", "use-after-free", "bad-page-state", "kmap-leak", "result", "invariant"}
+)
 
 # The per-pte field that differs -> the class it signs.
 FIELD_CLASS: dict[str, str] = {

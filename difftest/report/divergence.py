@@ -34,8 +34,10 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
         blocks.append(Text(f"{impl} agrees with the spec{allowance_note(judgement.allowances)}."))
         return blocks
     blocks.append(table(
-        ("signature", "first shows at"),
-        ([sig.cls, describe_op(ops, sig.op)] for sig in divergence.signatures),
+        ("signature", "first shows at", "note"),
+        ([sig.cls, describe_op(ops, sig.op),
+          "secondary: after the first BUG" if sig.cls in divergence.secondary else ""]
+         for sig in divergence.signatures),
         title=f"{impl} diverges from the spec",
     ))
     if divergence.pte_rows:
@@ -52,9 +54,10 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
         ))
     if divergence.bugs:
         blocks.append(table(
-            ("function", "reason", "during"),
-            ([bug.function, bug.reason, describe_op(ops, bug.op)] for bug in divergence.bugs),
-            title="kernel BUGs",
+            ("class", "function", "reason", "during"),
+            ([bug.signature_class, bug.function, bug.reason, describe_op(ops, bug.op)]
+             for bug in divergence.bugs),
+            title="kernel BUGs and memory errors",
         ))
     if divergence.violations:
         blocks.append(table(

@@ -145,7 +145,9 @@ def divergence_json(program: Program, judgement: Judgement) -> Json | None:
     ops = program.ops()
     return {
         "signatures": [
-            {"class": s.cls, "op": s.op, "line": op_line(ops, s.op)} for s in divergence.signatures
+            {"class": s.cls, "op": s.op, "line": op_line(ops, s.op),
+             "secondary": s.cls in divergence.secondary}
+            for s in divergence.signatures
         ],
         "ptes": [
             {
@@ -162,7 +164,8 @@ def divergence_json(program: Program, judgement: Judgement) -> Json | None:
             for row in divergence.result_rows
         ],
         "bugs": [
-            {"function": b.function, "reason": b.reason, "op": b.op, "line": op_line(ops, b.op)}
+            {"function": b.function, "reason": b.reason, "op": b.op, "line": op_line(ops, b.op),
+             "kind": b.kind, "class": b.signature_class}
             for b in divergence.bugs
         ],
         "violations": [

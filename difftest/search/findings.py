@@ -43,7 +43,7 @@ class Finding:
     size: ProgramSize
     concurrency: str  # sequential / threads / preemptions
     saved: Path | None = None
-    classification: str | None = None  # fixed / fix-incomplete / spec-gap / agree
+    classification: str | None = None  # fixed / fix-incomplete / latent / spec-gap / agree
     detail: str = ""  # for a crash: the exception
 
     @property

@@ -333,7 +333,7 @@ def _shows(judgement: Judgement, cls: str) -> bool:
 def _classification(
     search: _Search, impl: str, simplified: Simplified, check_invariants: bool
 ) -> str | None:
-    """fixed / fix-incomplete / spec-gap / agree, when the post-fix and a pre-fix model ran."""
+    """fixed / fix-incomplete / latent / spec-gap / agree, when post-fix and a pre-fix ran."""
     kernels = dict(search.named)
     if POSTFIX not in kernels:
         return None
