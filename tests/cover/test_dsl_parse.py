@@ -178,7 +178,7 @@ def test_only_leading_comment_lines_are_kept() -> None:
                                   "config nodes=3\nexpect postfix agrees\n"])
 def test_a_text_without_operations_is_a_validation_error(text: str) -> None:
     # A regression file that runs nothing would pass vacuously (audit defect 13, r12).
-    with pytest.raises(DslValidationError, match="the file is empty|has no operation") as error:
+    with pytest.raises(DslValidationError, match=r"the file is empty|has no operation") as error:
         parse(text, "empty.pte")
     assert (error.value.filename, error.value.line, error.value.column) == ("empty.pte", 1, 1)
 
