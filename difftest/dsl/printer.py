@@ -44,6 +44,7 @@ from ptediff.core.program import (
     Pageout,
     Parallel,
     Program,
+    StateCheck,
     Step,
     Swapon,
     Thread,
@@ -261,4 +262,6 @@ def _arguments(op: Op) -> list[str]:
         return [num("nslots"), *prio]
     if isinstance(op, Pageout):
         return [op.proc, num("addr", hex)]
+    if isinstance(op, StateCheck):
+        return [op.proc, num("addr", hex), *op.words]
     raise TypeError(f"no printed form for {type(op).__name__}")
