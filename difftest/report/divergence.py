@@ -34,11 +34,11 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
         blocks.append(Text(f"{impl} agrees with the spec{allowance_note(judgement.allowances)}."))
         return blocks
     blocks.append(table(
-        ("signature", "first shows at", "note"),
-        ([sig.cls, describe_op(ops, sig.op),
+        ("signature", "level", "first shows at", "note"),
+        ([sig.cls, sig.level, describe_op(ops, sig.op),
           "secondary: after the first BUG" if sig.cls in divergence.secondary else ""]
          for sig in divergence.signatures),
-        title=f"{impl} diverges from the spec",
+        title=f"{impl} diverges from the spec ({divergence.level} level)",
     ))
     if divergence.pte_rows:
         blocks.append(pte_table(divergence.pte_rows, impl))
