@@ -5,7 +5,7 @@ from __future__ import annotations
 from ptediff.core.outcome import Outcome, TraceStep
 from ptediff.core.program import INITIAL_PROC, Op, Parallel, Program, Result
 from ptediff.impls.base import Kernel, entry_function
-from ptediff.impls.invariants import InvariantChecker
+from ptediff.impls.invariants import WITH_RSS, InvariantChecker
 from ptediff.impls.registry import load
 from ptediff.impls.sched import Deadlock, Preempt, Scheduler, Step, Task
 from ptediff.impls.snapshot import snapshot
@@ -19,7 +19,9 @@ class Machine:
         self.results: dict[int, Result] = {}
         self.trace: list[TraceStep] = []
         self.block: int | None = None
-        self.checker = InvariantChecker(kernel) if check_invariants else None
+        self.checker = (
+            InvariantChecker(kernel, rss=check_invariants == WITH_RSS) if check_invariants else None
+        )
         if self.checker is not None:
             checker = self.checker
             kernel.page_unlock_hook = lambda page: checker.on_page_unlock(

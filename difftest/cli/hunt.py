@@ -8,6 +8,7 @@ from typing import TextIO
 
 from ptediff.cli.implementations import resolve_impls
 from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
+from ptediff.impls.invariants import WITH_RSS
 from ptediff.report import report_json
 from ptediff.report.hunt import HuntFinding, hunt_blocks
 
@@ -101,7 +102,7 @@ def cmd_hunt(args: argparse.Namespace) -> int:
             profile=args.profile,
             save_dir=args.save,
             progress=progress,
-            check_invariants=args.invariants,
+            check_invariants=WITH_RSS if args.invariants else False,
         )
     except BaseException:
         if progress is not None:
