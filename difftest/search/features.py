@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import hypothesis
 from ptediff.core.outcome import Outcome
 from ptediff.core.program import Program
+from ptediff.dsl.printer import format_program
 from ptediff.search.schedules import count_preemptions
 
 KFUNC = "kfunc:"
@@ -71,7 +72,10 @@ def program_features(
     return features
 
 
-def emit(features: Mapping[str, Any]) -> None:
-    """Record the features on the running hypothesis test case (observability is on)."""
+def emit(program: Program, features: Mapping[str, Any]) -> None:
+    """Record the features on the running hypothesis test case (observability is on), and the
+    program in the DSL as a note (`metadata.notes` of the observation; printed by pytest for a
+    failing fuzz test)."""
     for key, value in features.items():
         hypothesis.event(key, value)
+    hypothesis.note(format_program(program))

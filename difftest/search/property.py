@@ -158,7 +158,8 @@ class DifferentialProperty:
         if self.observer is not None:
             self.observer(program, [(run.name, run.judgement) for run in runs])
         if observability_enabled() and hypothesis.currently_in_test_context():
-            features.emit(features.program_features(program, runs, self._reached.get(program)))
+            found = features.program_features(program, runs, self._reached.get(program))
+            features.emit(program, found)
         if self.targets and hypothesis.currently_in_test_context():
             outcomes = [run.outcome for run in runs if run.outcome is not None]
             for label in RACE_TARGETS:
