@@ -14,7 +14,7 @@ from ptediff.impls.snapshot import snapshot
 class Machine:
     """A kernel instance plus the bookkeeping of one run."""
 
-    def __init__(self, kernel: Kernel, check_invariants: bool) -> None:
+    def __init__(self, kernel: Kernel, check_invariants: bool | str) -> None:
         self.kernel = kernel
         self.results: dict[int, Result] = {}
         self.trace: list[TraceStep] = []
@@ -71,7 +71,7 @@ def run(
     impl: type[Kernel] | str,
     program: Program,
     *,
-    check_invariants: bool = True,
+    check_invariants: bool | str = True,
     checkpoints: bool = False,
 ) -> Outcome:
     """Run `program` on the model `impl` (a Kernel subclass or a registered name/path)."""
