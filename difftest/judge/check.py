@@ -33,7 +33,11 @@ def spec_outcomes(program: Program, *, checkpoints: bool = False) -> list[Outcom
 
 
 def run_impl(
-    program: Program, impl: ImplRef, *, check_invariants: bool | str = True, checkpoints: bool = False
+    program: Program,
+    impl: ImplRef,
+    *,
+    check_invariants: bool | str = True,
+    checkpoints: bool = False,
 ) -> Outcome:
     kernel = impls.load(impl) if isinstance(impl, str) else impl
     return impls.run(kernel, program, check_invariants=check_invariants, checkpoints=checkpoints)
