@@ -11,7 +11,7 @@ from ptediff.core.outcome import PteState, format_result
 from ptediff.core.program import Fault, Op, Program, Result
 from ptediff.judge.differ import Judgement, PteRow
 from ptediff.report.blocks import Block, Cell, Table, Text, TextFormat, _plain_cell, render, table
-from ptediff.report.operations import describe_op, op_text
+from ptediff.report.operations import describe_op, op_text, unlocked_note
 from ptediff.report.timeline import timeline_blocks
 
 PTE_FIELDS = ("kind", "writable", "frame", "node", "data", "swap")
@@ -70,6 +70,9 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
     if divergence.closest.allowances:
         names = ", ".join(sorted(divergence.closest.allowances))
         blocks.append(Text(f"The closest allowed outcome uses the allowances: {names}."))
+    note = unlocked_note(program)
+    if note is not None:
+        blocks.append(Text(note))
     blocks.extend(timeline_blocks(program, judgement.outcome.trace))
     return blocks
 

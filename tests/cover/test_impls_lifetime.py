@@ -325,3 +325,14 @@ def test_a_program_without_parallel_blocks_has_no_lifetime_reports_on_postfix() 
     out = impls.run("postfix", program, check_invariants=WITH_RSS)
     assert out.bugs == [] and out.violations == [] and out.deadlock is None
     assert isinstance(program, Program)
+
+
+def test_every_report_of_an_unlocked_program_says_it_has_no_2006_caller() -> None:
+    from ptediff.report.divergence import format_divergence
+
+    program = parse(regression("latent-unlocked-munmap.pte"))
+    text = format_divergence(program, check(program, "postfix"), "postfix")
+    assert "No 2006 kernel had such a caller" in text
+    assert "use-after-free:anon_vma" in text and "remove_anon_migration_ptes" in text
+    locked = parse(regression("fix1.pte"))
+    assert "No 2006 kernel" not in format_divergence(locked, check(locked, "prefix"), "prefix")
