@@ -102,6 +102,38 @@ def wp_copy_racing_pageout(
     return branches
 
 
+def wp_copy_racing_copy(
+    s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    if not isinstance(op, Fault) or not op.write or op.proc not in s.vmas:
+        return []
+    key = (op.proc, op.addr)
+    mine = s.ptes.get(key)
+    vma = s.vma_at(op.proc, op.addr)
+    if vma is None or not vma.prot.writable or not isinstance(mine, Present) or mine.writable:
+        return []
+    branches = []
+    for other in concurrent:
+        if not isinstance(other.op, Fault) or not other.op.write or other.op.proc not in s.vmas:
+            continue
+        other_key = (other.op.proc, other.op.addr)
+        theirs = s.ptes.get(other_key)
+        other_vma = s.vma_at(*other_key)
+        if (other_key == key or other_vma is None or not other_vma.prot.writable
+                or theirs != Present(mine.page, False)):
+            continue
+        # Both see the page mapped twice: both copy, and the page nobody maps is freed.
+        after = s.clone()
+        copy_on_write(after, other_key, other.op.value)
+        if not can_reuse(after, key, mine.page):
+            continue  # the linearizations already have this one copy as well
+        copy_on_write(after, key, op.value)
+        after.collect()
+        branches.append(Branch(after, {op_id: 0, other.op_id: 0},
+                               frozenset(("wp-copy-racing-copy",))))
+    return branches
+
+
 def _isolating(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> bool:
     """A concurrent migrate or pageout takes (or has taken) the page off the LRU."""
     return any(migrating(s, other) == page or reclaiming(s, other) == page
@@ -260,6 +292,11 @@ ALLOWANCES: tuple[Allowance, ...] = (
         "wp-copy-racing-pageout",
         "a write fault that would reuse a page another thread is paging out may copy it instead",
         wp_copy_racing_pageout,
+    ),
+    Allowance(
+        "wp-copy-racing-copy",
+        "two write faults on the two mappers of one COW page may both copy it",
+        wp_copy_racing_copy,
     ),
     Allowance(
         "migrate-busy",

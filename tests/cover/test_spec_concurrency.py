@@ -298,3 +298,24 @@ def test_unlocked_migrate_racing_munmap_may_find_no_page() -> None:
     assert all("migrate-unlocked-vanished" not in o.allowances for o in locked)
     plain = [o.results[2] for o in locked if not o.allowances]
     assert sorted(plain) == sorted([1, -ERRNO["EFAULT"]])
+
+
+def test_two_cow_writers_may_both_copy() -> None:
+    outcomes = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        fork  p0 p1
+        migrate p0 {A:#x} 1
+        parallel {{
+          thread {{ fault p1 {A:#x} write 0x2 }}
+          thread {{ fault p0 {A:#x} write 0x3 }}
+        }}
+    """)
+    both = [o for o in outcomes if o.allowances == {"wp-copy-racing-copy"}]
+    assert both and all(
+        o.state[("p0", A)].node == o.state[("p1", A)].node == 0 for o in both
+    )
+    plain = [o for o in outcomes if not o.allowances]
+    assert plain and all(
+        {o.state[("p0", A)].node, o.state[("p1", A)].node} == {0, 1} for o in plain
+    )
