@@ -113,6 +113,10 @@ class Judgement:
     def signatures(self) -> tuple[Signature, ...]:
         return self.divergence.signatures if self.divergence is not None else ()
 
+    @property
+    def signatures_classes(self) -> frozenset[str]:
+        return frozenset(s.cls for s in self.signatures)
+
 
 def judge(
     program: Program, allowed: Sequence[Outcome], outcome: Outcome, *, level: str = "all"
@@ -379,6 +383,8 @@ def classify(
     spec_vs_post: Judgement,
     spec_vs_pre: Judgement,
     post_vs_pre_equal: bool | None = None,
+    *,
+    cls: str | None = None,
 ) -> str:
     """`fixed`: spec = post-fix ≠ pre-fix. `fix-incomplete`: the post-fix model diverges from
     the spec and the pre-fix one behaves differently (the fix changed something, not enough).
@@ -388,7 +394,26 @@ def classify(
     state only (the spec is likely wrong or too strict). `agree`: all three agree.
 
     `post_vs_pre_equal` defaults to comparing the two judged outcomes.
+
+    `cls`: classify one divergence class (a hunt finding's) rather than the whole outcome: the
+    fix is `fixed` for it when the post-fix model does not show it, `latent` when both models
+    show it and it is a class the models show about themselves, so that an unrelated latent
+    divergence of the post-fix model (the rss drift of I8, say) does not make every fix of the
+    same program look incomplete.
     """
+    if cls is not None:
+        post_has = cls in spec_vs_post.signatures_classes
+        pre_has = cls in spec_vs_pre.signatures_classes
+        if not post_has and pre_has:
+            return "fixed"
+        if post_has and pre_has:
+            if cls.split(":", 1)[0] in SELF_EVIDENT_FAMILIES:
+                return "latent"
+            equal = (same_outcome(spec_vs_post.outcome, spec_vs_pre.outcome)
+                     if post_vs_pre_equal is None else post_vs_pre_equal)
+            return "spec-gap" if equal else "fix-incomplete"
+        if post_has:
+            return "fix-incomplete"
     if post_vs_pre_equal is None:
         post_vs_pre_equal = same_outcome(spec_vs_post.outcome, spec_vs_pre.outcome)
     if spec_vs_post.agrees:

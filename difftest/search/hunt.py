@@ -366,7 +366,9 @@ def _finding(
         judgement=judgement,
         size=ProgramSize.of(simplified.program, simplified.preemptions),
         concurrency=simplified.concurrency,
-        classification=_classification(search, divergence.impl, simplified, check_invariants),
+        classification=_classification(
+            search, divergence.impl, simplified, check_invariants, divergence.cls
+        ),
     )
 
 
@@ -405,7 +407,11 @@ def _shows(judgement: Judgement, cls: str) -> bool:
 
 
 def _classification(
-    search: _Search, impl: str, simplified: Simplified, check_invariants: bool
+    search: _Search,
+    impl: str,
+    simplified: Simplified,
+    check_invariants: bool | str,
+    cls: str | None = None,
 ) -> str | None:
     """fixed / fix-incomplete / latent / spec-gap / agree, when post-fix and a pre-fix ran."""
     kernels = dict(search.named)
@@ -424,4 +430,4 @@ def _classification(
     else:
         pre = simplified.judgement
         post = check(simplified.program, kernels[POSTFIX], check_invariants=check_invariants)
-    return classify(post, pre)
+    return classify(post, pre, cls=cls)

@@ -336,3 +336,17 @@ def test_every_report_of_an_unlocked_program_says_it_has_no_2006_caller() -> Non
     assert "use-after-free:anon_vma" in text and "remove_anon_migration_ptes" in text
     locked = parse(regression("fix1.pte"))
     assert "No 2006 kernel" not in format_divergence(locked, check(locked, "prefix"), "prefix")
+
+
+def test_a_latent_rss_drift_on_postfix_does_not_make_a_fix_look_incomplete() -> None:
+    """With the rss invariant, postfix shows I8 in fix 3's race too; classified by the
+    finding's class, the fix is still `fixed` and the drift itself `latent`."""
+    from ptediff.judge.check import check as judged
+
+    program = parse(regression("fix3-unlocked.pte"))
+    post = judged(program, "postfix", check_invariants=WITH_RSS)
+    pre = judged(program, "prefix", check_invariants=WITH_RSS)
+    assert "invariant:I8" in post.signatures_classes
+    assert classify(post, pre) == "fix-incomplete"
+    assert classify(post, pre, cls="shared-writable") == "fixed"
+    assert classify(post, pre, cls="invariant:I8") == "latent"
