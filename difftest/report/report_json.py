@@ -116,6 +116,8 @@ def run_json(files: Sequence[RunFile], errors: Sequence[PtediffError] = ()) -> J
             "spec_error": item.spec_error,
             "program": program_json(item.program),
             "verdicts": [verdict_json(item.program, v) for v in item.verdicts],
+            "skipped": [{"impl": impl, "reason": reason} for impl, reason in item.skipped],
+            "declared": [{"impl": impl, "fired": fired} for impl, fired in item.declared],
         }
         for item in files
     ])

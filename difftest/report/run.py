@@ -19,6 +19,9 @@ class RunFile:
     program: Program
     verdicts: tuple[Verdict, ...]
     spec_error: str | None = None  # a `=> RESULT` the spec itself does not meet
+    skipped: tuple[tuple[str, str], ...] = ()  # (impl, why it could not run the program)
+    # (impl, {declared difference: rows it explained}) for the live kernel
+    declared: tuple[tuple[str, dict[str, int]], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -33,6 +36,13 @@ def run_blocks(files: Sequence[RunFile]) -> list[Block]:
             blocks.append(Text(f"FAIL: {item.spec_error}"))
             continue
         blocks.append(verdict_table(item.verdicts))
+        for impl, reason in item.skipped:
+            blocks.append(Text(f"{impl}: not run: {reason}"))
+        for impl, fired in item.declared:
+            if fired:
+                applied = ", ".join(f"{name} ({rows} row{'s' * (rows != 1)})"
+                                    for name, rows in fired.items())
+                blocks.append(Text(f"{impl}: declared differences applied: {applied}"))
         for verdict in item.verdicts:
             if verdict.judgement.agrees:
                 continue
