@@ -13,7 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ptediff.core.outcome import ERRNO, Outcome
-from ptediff.core.program import Mprotect, Pageout, Program, Prot, Swapon, iter_ops
+from ptediff.core.program import (
+    HOLDS,
+    Mprotect,
+    Pageout,
+    Program,
+    Prot,
+    StateCheck,
+    Swapon,
+    iter_ops,
+)
 from ptediff.judge.differ import PteRow, ResultRow
 from ptediff.live.runner import LiveRun
 
@@ -40,23 +49,54 @@ def _fields(row: Row) -> tuple[str, ...]:
 
 
 def _max_swapfiles(row: Row, ctx: Context) -> bool:
-    """A swapon that one side refuses with -EPERM (its swap-type limit) and the other accepts;
-    also the swap-device numbers of ptes once the two sides have different areas."""
+    """A swapon the spec refuses with -EPERM at its swap-type limit (2^swap_bits - 2 areas)
+    while the live kernel, whose limit is higher, goes on (0, or -EINVAL for an empty area:
+    the limit is checked first); also the swap-device numbers of ptes once the two sides have
+    different areas."""
+    if not isinstance(row, ResultRow):
+        return ctx.swap_limit_fired and set(row.fields) <= {"swap", "sharing"}
+    ops = ctx.program.ops()
+    if not isinstance(ops[row.op], Swapon) or row.spec != -ERRNO["EPERM"] or row.model == row.spec:
+        return False
+    limit = 2 ** ctx.program.config.swap_bits - 2
+    earlier = sum(1 for op_id, op in enumerate(ops) if isinstance(op, Swapon)
+                  and op_id != row.op and ctx.spec.results.get(op_id) == 0)
+    return earlier >= limit
+
+
+def _swap_device_choice(row: Row, ctx: Context) -> bool:
+    """A swap pte on another device (or sharing another slot) than the spec's, when the program
+    has more than one swap area: which area and slot a page gets is allocation policy."""
+    if not isinstance(row, PteRow) or not set(row.fields) <= {"swap", "sharing"}:
+        return False
+    if row.spec is None or row.model is None or row.spec.kind != "swap":
+        return False
+    return sum(isinstance(op, Swapon) for op in iter_ops(ctx.program.steps)) > 1
+
+
+def _writable_where_spec_readonly(row: Row, ctx: Context) -> int | None:
+    """The address of a row that is only "writable live, read-only in the spec" — a pte row, or
+    a state check that expected `present readonly` and found `present writable` — else None."""
     if isinstance(row, ResultRow):
         op = ctx.program.ops()[row.op]
-        return isinstance(op, Swapon) and {row.spec, row.model} == {0, -ERRNO["EPERM"]}
-    return ctx.swap_limit_fired and set(row.fields) <= {"swap", "sharing"}
+        if isinstance(op, StateCheck) and row.model == "present writable" and (
+            (row.spec == HOLDS and op.writable is False) or row.spec == "present readonly"
+        ):
+            return op.addr
+        return None
+    if row.fields != ("writable",) or row.model is None:
+        return None
+    return row.addr if row.model.writable and row.model.kind == "present" else None
 
 
 def _eager_write(row: Row, ctx: Context) -> bool:
     """A present pte writable on the live kernel, read-only in the spec, at an address some
     mprotect to rw covered (the kernel sets the write bit at once on an exclusive anon page)."""
-    if not isinstance(row, PteRow) or row.fields != ("writable",):
-        return False
-    if row.model is None or not row.model.writable or row.model.kind != "present":
+    addr = _writable_where_spec_readonly(row, ctx)
+    if addr is None:
         return False
     return any(isinstance(op, Mprotect) and op.prot is Prot.RW
-               and op.addr <= row.addr < op.addr + op.npages * 0x1000
+               and op.addr <= addr < op.addr + op.npages * 0x1000
                for op in iter_ops(ctx.program.steps))
 
 
@@ -64,12 +104,10 @@ def _eager_write_swapin(row: Row, ctx: Context) -> bool:
     """A present pte writable on the live kernel, read-only in the spec, at an address some
     pageout covered: a modern do_swap_page maps an exclusive swapped-in page writable even for
     a read fault."""
-    if not isinstance(row, PteRow) or row.fields != ("writable",):
+    addr = _writable_where_spec_readonly(row, ctx)
+    if addr is None:
         return False
-    if row.model is None or not row.model.writable or row.model.kind != "present":
-        return False
-    return any(isinstance(op, Pageout) and op.addr == row.addr
-               for op in iter_ops(ctx.program.steps))
+    return any(isinstance(op, Pageout) and op.addr == addr for op in iter_ops(ctx.program.steps))
 
 
 def _pageout_skips_shared(row: Row, ctx: Context) -> bool:
@@ -82,7 +120,12 @@ def _pageout_skips_shared(row: Row, ctx: Context) -> bool:
 
 def _write_bit_unread(row: Row, ctx: Context) -> bool:
     """Without the BPF reader the live write bit is not an observation (always False)."""
-    return not ctx.live.write_bits and isinstance(row, PteRow) and row.fields == ("writable",)
+    if ctx.live.write_bits:
+        return False
+    if isinstance(row, ResultRow):
+        op = ctx.program.ops()[row.op]
+        return isinstance(op, StateCheck) and op.writable is not None
+    return row.fields == ("writable",)
 
 
 DECLARED: tuple[Declared, ...] = (
@@ -97,6 +140,9 @@ DECLARED: tuple[Declared, ...] = (
     Declared("pageout-skips-shared",
              "MADV_PAGEOUT skips a page mapped by more than one process (since 5.4)",
              _pageout_skips_shared),
+    Declared("swap-device-choice",
+             "equal-priority swap areas are used oldest first, from per-CPU clusters",
+             _swap_device_choice),
     Declared("write-bit-unread", "the pte write bit could not be read (no BPF reader)",
              _write_bit_unread),
 )

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -45,6 +46,9 @@
 #endif
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_COLD
+#define MADV_COLD 20
 #endif
 
 static __thread sigjmp_buf fault_jump;
@@ -202,13 +206,30 @@ static void start_thread(int fd, unsigned long long mask)
     pthread_create(&thread, &attr, serve, (void *)(intptr_t)fd);
 }
 
-/* Empty every CPU's folio batches into the LRU, as mlock does first (lru_add_drain_all): a
- * page still in another CPU's batch cannot be isolated, and MADV_PAGEOUT would skip it. */
+/* Empty every CPU's folio batches into the LRU before a pageout. A freshly faulted page sits
+ * in the batch of the CPU that faulted it until that CPU drains it; MADV_PAGEOUT skips a page
+ * that is not on the LRU and drains only the local CPU's batch. Userspace has no call that
+ * drains them all (mlock no longer does), so this thread visits each CPU in turn and makes a
+ * madvise(MADV_COLD) call there, which drains that CPU's batch (on a private scratch page,
+ * outside the program's window). */
 static char drain_page[PAGE] __attribute__((aligned(PAGE)));
+static cpu_set_t all_cpus;
 static void drain_lru_batches(void)
 {
-    if (mlock(drain_page, PAGE) == 0)
-        munlock(drain_page, PAGE);
+    cpu_set_t mine;
+    if (pthread_getaffinity_np(pthread_self(), sizeof(mine), &mine))
+        return;
+    drain_page[0] = 1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &all_cpus))
+            continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0)
+            madvise(drain_page, PAGE, MADV_COLD);
+    }
+    pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine);
 }
 
 static long rc(long value) { return value < 0 ? -errno : value; }
@@ -305,6 +326,7 @@ static int serve_main(int argc, char **argv)
     ctx_args[2] = strtoull(argv[3], NULL, 0);
     ctx_args[3] = strtoull(argv[4], NULL, 0);
     ctx_args[1] = strtoull(argv[5], NULL, 0);
+    sched_getaffinity(0, sizeof(all_cpus), &all_cpus); /* before the controller pins us */
     signal(SIGCHLD, SIG_IGN); /* forked simulated processes reap themselves */
     struct sigaction sa = {.sa_handler = on_fault};
     sigemptyset(&sa.sa_mask);

@@ -63,6 +63,20 @@ def mapcount(pid: int, addr: int) -> int:
     return kpage("/proc/kpagecount", entry & PFN_MASK)
 
 
+def pte_kind(process: SimProcess, addr: int) -> tuple[str, bool]:
+    """(kind, writable) of the pte at DSL address `addr` right now, for a state check."""
+    fd = os.open(f"/proc/{process.pid}/pagemap", os.O_RDONLY)
+    try:
+        entry = pagemap_entry(fd, BASE + addr)
+    finally:
+        os.close(fd)
+    if entry & PRESENT:
+        return "present", bool(write_bit(process, BASE + addr))
+    if entry & SWAPPED:
+        return "swap", False
+    return "none", False
+
+
 def write_bit(process: SimProcess, vaddr: int) -> bool | None:
     """The pte's write bit from the BPF reader, None when it cannot be read."""
     reply = int(process.request(f"pte {vaddr:x}"))

@@ -28,15 +28,17 @@ from ptediff.core.program import (
     Parallel,
     Program,
     Result,
+    StateCheck,
     Swapon,
     iter_ops,
+    state_check_result,
 )
 from ptediff.live import process as sim
 from ptediff.live.guard import LiveSession
-from ptediff.live.observe import mapcount, observe
+from ptediff.live.observe import mapcount, observe, pte_kind
 from ptediff.live.swap import GlobalLock, SwapAreas
 
-SUPPORTED = (Map, Munmap, Mprotect, Fault, Fork, Exit, Swapon, Pageout)
+SUPPORTED = (Map, Munmap, Mprotect, Fault, Fork, Exit, Swapon, Pageout, StateCheck)
 NODE_ONLINE = "/sys/devices/system/node/online"
 
 
@@ -138,6 +140,9 @@ class _Run:
                     self.shared_pageouts[op_id] = {
                         (other, op.addr) for other, p in self.procs.items() if p.alive}
             return int(channel.request(f"pageout {base + op.addr:x}"))
+        if isinstance(op, StateCheck):
+            kind, writable = pte_kind(self.procs[name], op.addr)
+            return state_check_result(op, kind, writable)
         if isinstance(op, Exit):
             process = self.procs[name]
             result = int(channel.request("exit"))
