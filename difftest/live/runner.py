@@ -54,7 +54,7 @@ class LiveRun:
     write_bits: bool  # every pte write bit was read (else `writable` is not an observation)
     # pageouts the kernel saw mapped by more than one pte: op id -> keys mapping the page
     shared_pageouts: dict[int, set[Key]] = field(default_factory=dict)
-    swap_limit: int | None = None  # swapons that succeeded before the first -EPERM
+    pids: tuple[int, ...] = ()  # every process the run created (all gone once it returns)
 
 
 def online_nodes() -> int:
@@ -194,7 +194,8 @@ class _Run:
                 op_id += 1
         state, prots, bits_ok = observe(self.procs, self.areas.device)
         outcome = Outcome(results=dict(self.results), state=state, vma_prot=prots)
-        return LiveRun(outcome, bits_ok and self.session.write_bits, dict(self.shared_pageouts))
+        return LiveRun(outcome, bits_ok and self.session.write_bits, dict(self.shared_pageouts),
+                       tuple(p.pid for p in self.procs.values()))
 
     def cleanup(self) -> None:
         for process in list(self.procs.values()):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from live_support import needs_live, program
+from live_support import needs_live, program, validate_report
 from ptediff.cli.main import main
 from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import judge
@@ -120,6 +120,7 @@ def test_run_impl_linux_reports_skips_and_declared(tmp_path, capsys) -> None:
     declared.write_text("config swap_bits=2\nswapon 1\nswapon 1\nswapon 1\n")
     code = main(["run", str(unsupported), str(declared), "--impl", "linux", "--format", "json"])
     document = json.loads(capsys.readouterr().out)
+    validate_report(document)
     assert code == 0
     first, second = document["files"]
     assert first["verdicts"] == [] and "move_pages" in first["skipped"][0]["reason"]
@@ -131,6 +132,21 @@ def test_conform_runs_generated_programs(tmp_path, capsys) -> None:
     code = main(["conform", "--max-examples", "40", "--seed", "3", "--save", str(tmp_path),
                  "--format", "json"])
     document = json.loads(capsys.readouterr().out)
+    validate_report(document)
     assert document["programs"] >= 40
     assert code == (1 if document["findings"] else 0)
     assert document["agreeing"] == document["programs"] or document["findings"]
+
+
+def test_explore_impl_linux_json(tmp_path, capsys) -> None:
+    path = tmp_path / "race.pte"
+    path.write_text("map p0 0x1000 1 rw\nparallel {\n  thread { fault p0 0x1000 write 1 }\n"
+                    "  thread { fault p0 0x1000 read }\n}\n")
+    code = main(["explore", str(path), "--impl", "linux", "--runs", "20", "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    validate_report(document)
+    assert code == 0 and document["passed"]
+    assert document["runs"] == 20
+    assert sum(o["count"] for o in document["outcomes"]) == 20
+    assert {o["observation"] for o in document["spec_outcomes"]} <= {"Never", "Sometimes",
+                                                                      "Always"}
