@@ -25,6 +25,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 from ptediff import impls
+from ptediff.core.errors import BudgetExceeded, ModelCrash, PtediffError
 from ptediff.core.outcome import Outcome
 from ptediff.core.program import Parallel, Program
 from ptediff.judge.check import spec_outcomes
@@ -127,6 +128,7 @@ class DifferentialProperty:
     deadline: float | None = None
     shrink_budget: int | None = None
     smallest: dict[ClassKey, DivergenceFound] = field(default_factory=dict, repr=False)
+    over_budget: int = 0  # programs skipped because a tool limit gave no verdict
     _calls_since_failure: int | None = field(default=None, repr=False, compare=False)
     # Different choices often give the same program: remember the last runs (all deterministic),
     # and every failing one for good, so that replaying a failure after a budget is spent (or
@@ -144,7 +146,15 @@ class DifferentialProperty:
         known = program in self._runs or program in self._failing
         if not known and self._spent():
             raise BudgetSpent
-        runs = self._failing.get(program) or self.runs(program)
+        try:
+            runs = self._failing.get(program) or self.runs(program)
+        except BudgetExceeded:
+            # A tool limit (spec states, scheduler steps): no verdict on this program, so no
+            # finding either; it is counted and hypothesis told to look elsewhere.
+            self.over_budget += 1
+            if hypothesis.currently_in_test_context():
+                hypothesis.reject()
+            return
         if self.observer is not None:
             self.observer(program, [(run.name, run.judgement) for run in runs])
         if self.targets and hypothesis.currently_in_test_context():
@@ -187,8 +197,12 @@ class DifferentialProperty:
             for name, kernel in self.impls:
                 try:
                     outcome = impls.run(kernel, variant, check_invariants=self.check_invariants)
-                except Exception as crash:  # a model bug: its own class, not a traceback
-                    error = f"{type(crash).__name__}: {crash}"
+                except ModelCrash as crash:  # a model bug: its own class, not a traceback
+                    runs.append(_Run(name, variant, None, None, crash.describe()))
+                except PtediffError:  # a tool limit (BudgetExceeded): no verdict at all
+                    raise
+                except Exception as crash:  # raised outside the model run proper
+                    error = ModelCrash.of(name, crash).describe()
                     runs.append(_Run(name, variant, None, None, error))
                 else:
                     runs.append(_Run(name, variant, judge(variant, allowed, outcome), outcome))
