@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from ptediff.cli.campaign import campaign_of
 from ptediff.cli.implementations import resolve_impls
 from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
 from ptediff.report import report_json
@@ -83,7 +84,7 @@ class ProgressLine:
 
 
 def cmd_hunt(args: argparse.Namespace) -> int:
-    from ptediff.search.hunt import hunt
+    from ptediff.search.jobs import run_campaign
     from ptediff.search.profiles import PROFILES
 
     if args.profile not in PROFILES:
@@ -98,18 +99,14 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     if not args.no_progress:
         progress = ProgressLine(sys.stderr, max_examples=args.max_examples, seconds=seconds,
                                 tty=sys.stderr.isatty())
+    if args.save is not None:  # before the search (and its workers), not at the first finding
+        from ptediff.search.regressions import check_writable
+
+        check_writable(args.save)
+    campaign = campaign_of(args, chosen, seconds)
     try:
         with _sigterm_interrupts():
-            found = hunt(
-                chosen or None,
-                max_examples=args.max_examples,
-                seconds=seconds,
-                seed=args.seed,
-                profile=args.profile,
-                save_dir=args.save,
-                progress=progress,
-                check_invariants=args.invariants,
-            )
+            found = run_campaign(args.jobs, campaign, progress)
     except BaseException:
         if progress is not None:
             progress.close()

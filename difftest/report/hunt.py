@@ -11,6 +11,7 @@ from ptediff.core.program import Program
 from ptediff.dsl.parse import parse
 from ptediff.report.blocks import Block, Cell, Heading, Listing, Text, table
 from ptediff.report.operations import describe_op
+from ptediff.report.stats import campaign_blocks
 
 if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
     from ptediff.search.findings import Finding, HuntReport
@@ -92,6 +93,7 @@ def hunt_blocks(
     ))
     for item in findings:
         blocks.extend(_finding_blocks(item))
+    blocks.extend(campaign_blocks(hunted))
     return blocks
 
 

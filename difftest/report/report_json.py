@@ -314,6 +314,9 @@ def hunt_json(hunted: HuntReport, findings: Sequence[HuntFinding]) -> Json:
         and not hunted.interrupted,
         errors=list(hunted.errors),
         findings=[_finding_json(item) for item in findings],
+        jobs=hunted.jobs,
+        replayed=hunted.replayed,
+        coverage=hunted.coverage.to_json() if hunted.coverage is not None else None,
     )
 
 
@@ -341,6 +344,7 @@ def _finding_json(item: HuntFinding) -> Json:
         "simplified": finding.simplified,
         "program": item.text,
         "detail": finding.detail or None,
+        "from_database": finding.from_database,
         "divergence": (
             divergence_json(item.program, finding.judgement)
             if finding.judgement is not None
