@@ -18,9 +18,9 @@ file is never overwritten.
 Across processes: the dedup check and the write happen under an exclusive `flock` on the
 directory itself (no lock file is left in it), so two hunts saving into one directory never
 both write the same finding. Temporary files are named `.ptediff-save-XXXX.tmp` (hidden, and
-not `.pte`: neither `check`, `run` nor pytest collects them); one left by a killed save is removed by the
-next save, under the lock (no save can be writing it then). Saved files get the usual mode
-(0666 less the umask), not mkstemp's 0600.
+not `.pte`: neither `check`, `run` nor pytest collects them); one left by a killed save is
+removed by the next save, under the lock (no save can be writing it then). Saved files get the
+usual mode (0666 less the umask), not mkstemp's 0600.
 """
 
 from __future__ import annotations
