@@ -112,10 +112,11 @@ def _eager_write_swapin(row: Row, ctx: Context) -> bool:
 
 def _pageout_skips_shared(row: Row, ctx: Context) -> bool:
     """A pte at an address whose pageout found the page mapped more than once: MADV_PAGEOUT
-    leaves such a page alone, the spec reclaims it from every process."""
+    leaves such a page alone, the spec reclaims it from every process (including those
+    forked from them later, which inherit the still-resident page)."""
     if "data" in _fields(row) or not isinstance(row, PteRow):
         return False
-    return any(row.key in keys for keys in ctx.live.shared_pageouts.values())
+    return row.addr in ctx.live.shared_pageouts.values()
 
 
 def _write_bit_unread(row: Row, ctx: Context) -> bool:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 
 from ptediff.core.errors import PtediffError
-from ptediff.core.outcome import Key, Outcome
+from ptediff.core.outcome import Outcome
 from ptediff.core.program import (
     SIGSEGV,
     Exit,
@@ -52,8 +52,8 @@ class LiveRun:
 
     outcome: Outcome
     write_bits: bool  # every pte write bit was read (else `writable` is not an observation)
-    # pageouts the kernel saw mapped by more than one pte: op id -> keys mapping the page
-    shared_pageouts: dict[int, set[Key]] = field(default_factory=dict)
+    # pageouts that found their page mapped by more than one pte: op id -> the address
+    shared_pageouts: dict[int, int] = field(default_factory=dict)
     pids: tuple[int, ...] = ()  # every process the run created (all gone once it returns)
 
 
@@ -92,7 +92,7 @@ class _Run:
         self.root_popen: subprocess.Popen | None = None
         self.areas = SwapAreas(session.directory)
         self.results: dict[int, Result] = {}
-        self.shared_pageouts: dict[int, set[Key]] = {}
+        self.shared_pageouts: dict[int, int] = {}
         self.lock = threading.Lock()  # guards procs and the records above across threads
 
     # -- operations -----------------------------------------------------------------------
@@ -137,8 +137,7 @@ class _Run:
             process = self.procs[name]
             if mapcount(process.pid, op.addr) > 1:
                 with self.lock:
-                    self.shared_pageouts[op_id] = {
-                        (other, op.addr) for other, p in self.procs.items() if p.alive}
+                    self.shared_pageouts[op_id] = op.addr
             return int(channel.request(f"pageout {base + op.addr:x}"))
         if isinstance(op, StateCheck):
             kind, writable = pte_kind(self.procs[name], op.addr)
