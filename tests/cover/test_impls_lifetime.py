@@ -350,3 +350,13 @@ def test_a_latent_rss_drift_on_postfix_does_not_make_a_fix_look_incomplete() -> 
     assert classify(post, pre) == "fix-incomplete"
     assert classify(post, pre, cls="shared-writable") == "fixed"
     assert classify(post, pre, cls="invariant:I8") == "latent"
+
+
+def test_an_orphan_entry_and_its_frames_new_owner_are_two_frames() -> None:
+    """Frames up to renaming under reuse: p2's orphan names the pfn p0's new page now has,
+    yet they are different pages, and the snapshot says so."""
+    out = impls.run("prefix-anon-vma-head", parse(regression("fix1-frame-reuse.pte")))
+    orphan, owner = out.state[("p2", A)], out.state[("p0", A)]
+    assert orphan.kind == "migration" and owner.kind == "present"
+    assert orphan.frame != owner.frame
+    assert out.state[("p1", A)].frame == owner.frame  # the real sharing is kept
