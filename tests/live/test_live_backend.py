@@ -79,6 +79,16 @@ def test_pageout_and_swap_in_keep_the_data(session) -> None:
     assert judge_live(prog, run, level="all").agrees  # the write bit after swap-in: declared
 
 
+def test_a_merged_vma_copies_its_zero_page_on_fork(session) -> None:
+    prog = program("map p0 0x2000 1 rw\nfault p0 0x2000 write 1\nmap p0 0x1000 1 rw\n"
+                   "fault p0 0x1000 read\nmunmap p0 0x2000 1\nfork p0 p1\n")
+    run = run_live(session, prog)
+    assert run.outcome.state[("p1", 0x1000)].kind == "present"  # the spec: none
+    judged = judge_live(prog, run, level="all")
+    assert judged.agrees
+    assert judged.fired == {"vma-merge": 1}
+
+
 def test_the_swap_area_limit_is_declared(session) -> None:
     prog = program("config swap_bits=2\nswapon 1\nswapon 1\nswapon 1\nswapon 0\n")
     run = run_live(session, prog)
