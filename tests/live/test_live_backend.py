@@ -160,3 +160,25 @@ def test_explore_impl_linux_json(tmp_path, capsys) -> None:
     assert sum(o["count"] for o in document["outcomes"]) == 20
     assert {o["observation"] for o in document["spec_outcomes"]} <= {"Never", "Sometimes",
                                                                       "Always"}
+
+
+def test_conform_finds_and_shrinks_an_injected_contract_difference(session, monkeypatch) -> None:
+    """A kernel whose reads return the value plus one: conform must report `data` (or the read's
+    result) and shrink it to map, write, read."""
+    from ptediff.core.program import Fault
+    from ptediff.live import conform as campaign
+
+    def broken_kernel(session_, prog):
+        run = run_live(session_, prog)
+        for op_id, op in enumerate(prog.ops()):
+            value = run.outcome.results.get(op_id)
+            if isinstance(op, Fault) and not op.write and isinstance(value, int) and value:
+                run.outcome.results[op_id] = value + 1
+        return run
+
+    monkeypatch.setattr(campaign, "run_live", broken_kernel)
+    report = campaign.conform(session, seconds=60, seed=5, stop_after=1, parallel=False)
+    [finding] = report.findings
+    assert finding.cls == "data"
+    kinds = [op.KIND for op in finding.program.ops()]
+    assert kinds == ["map", "fault", "fault"], kinds
