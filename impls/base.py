@@ -16,6 +16,7 @@ from ptediff.core.program import BUG, Op, Result
 from ptediff.impls.bugs import KernelBug
 from ptediff.impls.fault import Fault
 from ptediff.impls.fork import Fork
+from ptediff.impls.madvise import Madvise
 from ptediff.impls.memory import Memory
 from ptediff.impls.migrate import Migrate
 from ptediff.impls.mmap import Mmap
@@ -40,6 +41,7 @@ ENTRY: dict[type[Op], str] = {
     ast.Swapon: "sys_swapon",
     ast.Pageout: "sys_madvise",
     ast.StateCheck: "state_check",
+    ast.Madvise: "sys_madvise",
 }
 
 
@@ -53,7 +55,9 @@ def entry_function(op: Op) -> str:
     return ENTRY[type(op)]
 
 
-class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe):
+class Kernel(
+    Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe, Madvise
+):
     """The post-fix model of the kernel at 0697212a (completed swapless migration flow)."""
 
     NAME: ClassVar[str] = "postfix"
@@ -83,6 +87,8 @@ class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Faul
             return (yield from self.sys_move_pages(mm, page_align(op.addr), op.node, op.unlocked))
         if isinstance(op, ast.Pageout):
             return (yield from self.sys_madvise_pageout(mm, op.addr))
+        if isinstance(op, ast.Madvise):
+            return (yield from self.sys_madvise(mm, op.addr, op.npages, op.advice))
         if isinstance(op, ast.StateCheck):
             return (yield from self.state_check(mm, op))
         raise TypeError(f"unknown operation {op!r}")

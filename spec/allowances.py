@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ptediff.core.outcome import ERRNO
-from ptediff.core.program import PAGE_SIZE, Exit, Fault, Migrate, Munmap, Op, Pageout
+from ptediff.core.program import PAGE_SIZE, Exit, Fault, Madvise, Migrate, Munmap, Op, Pageout
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
 from ptediff.spec.paging import (
@@ -182,7 +182,7 @@ def _unmaps(other: Op, proc: str, addr: int) -> bool:
     if isinstance(other, Exit):
         return other.proc == proc
     return (
-        isinstance(other, Munmap)
+        isinstance(other, Munmap | Madvise)
         and other.proc == proc
         and other.addr <= addr < other.addr + other.npages * PAGE_SIZE
     )

@@ -10,6 +10,7 @@ from ptediff.core.program import (
     Exit,
     Fault,
     Fork,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
@@ -21,6 +22,7 @@ from ptediff.core.program import (
     Swapon,
 )
 from ptediff.spec.fault import do_fault
+from ptediff.spec.madvise import do_madvise
 from ptediff.spec.mapping import do_exit, do_fork, do_map, do_mprotect, do_munmap
 from ptediff.spec.observe import do_state_check
 from ptediff.spec.paging import do_migrate, do_pageout, do_swapon
@@ -37,6 +39,7 @@ OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
     Swapon: do_swapon,
     Pageout: do_pageout,
     StateCheck: do_state_check,
+    Madvise: do_madvise,
 }
 
 

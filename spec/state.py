@@ -19,12 +19,13 @@ ZERO_PAGE = 0  # the one shared zero page: node 0, data 0, never anonymous
 @dataclass(frozen=True, slots=True)
 class Vma:
     """A private anonymous mapping. `anon`: it has had an anonymous page (the kernel's anon_vma),
-    which is what makes fork copy its ptes."""
+    which is what makes fork copy its ptes. `locked`: mlocked (VM_LOCKED)."""
 
     start: int
     npages: int
     prot: Prot
     anon: bool = False
+    locked: bool = False
 
     @property
     def end(self) -> int:
@@ -37,9 +38,10 @@ class Vma:
         return self.start <= addr < self.end
 
     def piece(self, start: int, end: int, prot: Prot | None = None) -> Vma:
-        """The part [start, end) of this vma (a split keeps `anon`: both halves share it)."""
+        """The part [start, end) of this vma (a split keeps `anon`: both halves share it, and
+        `locked`)."""
         npages = (end - start) // PAGE_SIZE
-        return Vma(start, npages, self.prot if prot is None else prot, self.anon)
+        return Vma(start, npages, self.prot if prot is None else prot, self.anon, self.locked)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,17 @@ to decide when the kernel may give a result no linearization gives.
 
 from __future__ import annotations
 
-from ptediff.core.program import PAGE_SIZE, Exit, Fault, Fork, Migrate, Munmap, Op, Pageout
+from ptediff.core.program import (
+    PAGE_SIZE,
+    Exit,
+    Fault,
+    Fork,
+    Madvise,
+    Migrate,
+    Munmap,
+    Op,
+    Pageout,
+)
 from ptediff.spec.branch import Concurrent
 from ptediff.spec.paging import migration_target, pageout_target
 from ptediff.spec.state import Present, SpecState, Swapped
@@ -21,7 +31,7 @@ def pages_touched(s: SpecState, op: Op) -> set[int]:
         keys = [k for k in s.keys_of(op.parent) if isinstance(s.ptes[k], Present)]
     elif isinstance(op, Exit) and op.proc in s.vmas:
         keys = s.keys_of(op.proc)
-    elif isinstance(op, Munmap) and op.proc in s.vmas:
+    elif isinstance(op, Munmap | Madvise) and op.proc in s.vmas:
         end = op.addr + op.npages * PAGE_SIZE
         keys = [k for k in s.keys_of(op.proc) if op.addr <= k[1] < end]
     pages: set[int] = set()

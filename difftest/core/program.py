@@ -188,6 +188,25 @@ class Pageout(Op):
         return (self.proc,)
 
 
+MADVISE_ADVICE = ("dontneed",)  # advice words `madvise` accepts (MADV_PAGEOUT is `pageout`)
+
+
+@dataclass(frozen=True)
+class Madvise(Op):
+    """madvise(addr, npages pages, MADV_DONTNEED): drop the pages of the range (the vmas stay;
+    the next access faults in a zero page or a fresh one)."""
+
+    KIND: ClassVar[str] = "madvise"
+    proc: str
+    addr: int
+    npages: int
+    advice: str = "dontneed"
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
 PteExpect = Literal["present", "swapped", "none"]
 HOLDS = 0  # a state check's result when the pte is as expected
 
@@ -239,7 +258,8 @@ def state_check_result(check: StateCheck, kind: str, writable: bool = False) -> 
 
 OP_KINDS: dict[str, type[Op]] = {
     cls.KIND: cls
-    for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout, StateCheck)
+    for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout, StateCheck,
+                Madvise)
 }
 
 

@@ -29,6 +29,7 @@ from ptediff.core.program import (
     Expect,
     Fault,
     Fork,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
@@ -146,6 +147,8 @@ def _arguments(op: Op) -> list[str]:
         return [str(op.nslots), *([f"prio={op.prio}"] if op.prio is not None else [])]
     if isinstance(op, Pageout):
         return [op.proc, hex(op.addr)]
+    if isinstance(op, Madvise):
+        return [op.proc, hex(op.addr), str(op.npages), op.advice]
     if isinstance(op, StateCheck):
         return [op.proc, hex(op.addr), *op.words]
     raise TypeError(f"no printed form for {type(op).__name__}")

@@ -14,6 +14,7 @@ from ptediff.core.program import (
     Expect,
     Fault,
     Fork,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
@@ -32,6 +33,7 @@ from ptediff.core.program import (
 from ptediff.dsl.source import Problem, SourceText
 from ptediff.dsl.values import (
     StateWordProblem,
+    advice_named,
     config_value,
     errno_result,
     prot_named,
@@ -184,6 +186,13 @@ class ToProgram(Transformer[Token, Program]):
 
     def pageout(self, c: list[Any]) -> Op:
         return self._op(Pageout, c, proc=c[1], addr=c[2])
+
+    def madvise(self, c: list[Any]) -> Op:
+        try:
+            advice = advice_named(str(c[4])), _pos(c[4])
+        except Problem as problem:
+            raise self.fail(problem, _pos(c[4])) from None
+        return self._op(Madvise, c, proc=c[1], addr=c[2], npages=c[3], advice=advice)
 
     def state_check(self, c: list[Any]) -> Op:
         keyword, proc, addr, *words = c

@@ -18,6 +18,7 @@ from ptediff.core.program import (
     Exit,
     Fault,
     Fork,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
@@ -70,6 +71,9 @@ class World:
                 full = all(page in pages for page in span)
                 if (isinstance(op, Map) and free) or (isinstance(op, Mprotect) and full):
                     pages.update(dict.fromkeys(span, op.prot))
+        elif isinstance(op, Madvise):
+            span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
+            self.written[op.proc] -= set(span)
         elif isinstance(op, Fault) and op.write:
             self.written[op.proc].add(op.addr // PAGE_SIZE)
         elif isinstance(op, Fork):
@@ -234,6 +238,11 @@ def _build_pageout(choice: Choice, view: View) -> Op:
     return Pageout(proc, _addr(choice, view, proc))
 
 
+def _build_madvise(choice: Choice, view: View) -> Op:
+    proc = _proc(choice.who, view.procs())
+    return Madvise(proc, _addr(choice, view, proc), choice.what % 2 + 1)
+
+
 _BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
     "map": _build_map,
     "munmap": _build_munmap,
@@ -244,4 +253,5 @@ _BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
     "migrate": _build_migrate,
     "swapon": _build_swapon,
     "pageout": _build_pageout,
+    "madvise": _build_madvise,
 }

@@ -64,6 +64,7 @@ KIND_ORDER: tuple[str, ...] = (
     "mprotect",
     "munmap",
     "exit",
+    "madvise",
 )
 # State checks (`expect PROC ADDR STATE`) are written by hand, never generated: the differ
 # already compares every pte at the end, and a check's result only restates it.
@@ -92,6 +93,7 @@ THREAD_KIND_TABLE: tuple[str, ...] = (
     "fork",
     "map",
     "swapon",
+    "madvise",  # zaps what a migration, fault or fork of another thread is working on
 )
 assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
 
