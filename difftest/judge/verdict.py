@@ -64,15 +64,17 @@ def evaluate(
     judgement: Judgement | None = None,
     check_invariants: bool = True,
     locate_ops: bool = True,
+    level: str = "all",
 ) -> Verdict:
     """Check `program`'s expectations for one implementation (run it unless `judgement` is
     given). Raises SpecError when a `=>` does not hold in the spec itself."""
     check_spec_expectations(program)
     name = impl_name(impl)
     if judgement is None:
-        judgement = check(program, impl, check_invariants=check_invariants)
+        judgement = check(program, impl, check_invariants=check_invariants, level=level)
         if locate_ops and not judgement.agrees:
-            judgement = locate(program, impl, judgement, check_invariants=check_invariants)
+            judgement = locate(program, impl, judgement, check_invariants=check_invariants,
+                               level=level)
     expect = expectation_for(program, name)
     misses = tuple(broken_expectations(program, judgement.outcome.results))
     ops = program.ops()
