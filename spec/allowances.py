@@ -75,7 +75,8 @@ def wp_copy_racing_migration(
         # the page it locked (now unmapped), or gives up with -EAGAIN. (-EBUSY is not
         # possible here: it means the migration never got hold of the page.)
         node = other.op.node
-        for migrate_result, extra in ((node, ()), (-ERRNO["EAGAIN"], ("migrate-busy",))):
+        outcomes = ((node, ()), (-ERRNO["EAGAIN"], ("migrate-busy",)))
+        for migrate_result, extra in outcomes[1:] if s.pinned(page) else outcomes:
             after = _copied(s, op)
             if migrate_result == node and page in after.pages:
                 move_page(after, page, node)

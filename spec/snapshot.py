@@ -66,6 +66,9 @@ def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
             ptes.append((key, "P", page_name(pte.page), pte.writable))
         else:
             ptes.append((key, "S", slot_name(pte.slot)))
+    pins = tuple(
+        (pin, None if page is None else page_name(page)) for pin, page in sorted(s.pins.items())
+    )
     unmapped = sorted(
         (pid for pid in s.pages if pid not in page_names),
         key=lambda pid: (s.pages[pid].swap_copy or (-1, -1), s.pages[pid].node, s.pages[pid].data),
@@ -81,6 +84,8 @@ def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
     return (
         tuple(sorted(s.vmas.items())),
         tuple(ptes),
+        pins,
+        tuple(sorted(s.tables)),
         tuple(pages),
         slots,
         s.swap.devices,

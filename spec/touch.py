@@ -16,6 +16,7 @@ from ptediff.core.program import (
     Munmap,
     Op,
     Pageout,
+    Pin,
 )
 from ptediff.spec.branch import Concurrent
 from ptediff.spec.paging import migration_target, pageout_target
@@ -25,7 +26,7 @@ from ptediff.spec.state import Present, SpecState, Swapped
 def pages_touched(s: SpecState, op: Op) -> set[int]:
     """Anonymous pages the operation holds while it runs, judged on the state `s`."""
     keys: list[tuple[str, int]] = []
-    if isinstance(op, Fault | Migrate | Pageout) and op.proc in s.vmas:
+    if isinstance(op, Fault | Migrate | Pageout | Pin) and op.proc in s.vmas:
         keys = [(op.proc, op.addr)]
     elif isinstance(op, Fork) and op.parent in s.vmas:
         keys = [k for k in s.keys_of(op.parent) if isinstance(s.ptes[k], Present)]

@@ -37,11 +37,15 @@ from ptediff.core.program import (
     Op,
     Pageout,
     Parallel,
+    Pin,
+    Pinread,
+    Pinwrite,
     Program,
     StateCheck,
     Step,
     Swapon,
     Thread,
+    Unpin,
 )
 
 KEYWORD_WIDTH = max(len(kind) for kind in OP_KINDS)
@@ -75,7 +79,7 @@ def format_op(op: Op, *, with_expect: bool = True, pad: bool = False) -> str:
 def format_expect_result(op: Op) -> str:
     """The `=> RESULT` part of `op` (without the arrow); a read fault's value in hex."""
     assert op.expect is not None
-    reads_value = isinstance(op, Fault) and not op.write
+    reads_value = (isinstance(op, Fault) and not op.write) or isinstance(op, Pinread)
     value = reads_value and isinstance(op.expect, int) and op.expect >= 0
     return format_result(op.expect, value=value)
 
@@ -147,6 +151,12 @@ def _arguments(op: Op) -> list[str]:
         return [str(op.nslots), *([f"prio={op.prio}"] if op.prio is not None else [])]
     if isinstance(op, Pageout):
         return [op.proc, hex(op.addr)]
+    if isinstance(op, Pin):
+        return [op.proc, hex(op.addr), *(["write"] if op.write else [])]
+    if isinstance(op, Unpin | Pinread):
+        return [str(op.pin)]
+    if isinstance(op, Pinwrite):
+        return [str(op.pin), hex(op.value)]
     if isinstance(op, Madvise):
         return [op.proc, hex(op.addr), str(op.npages), op.advice]
     if isinstance(op, StateCheck):

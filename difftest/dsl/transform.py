@@ -22,6 +22,9 @@ from ptediff.core.program import (
     Op,
     Pageout,
     Parallel,
+    Pin,
+    Pinread,
+    Pinwrite,
     Pos,
     Program,
     Result,
@@ -29,6 +32,7 @@ from ptediff.core.program import (
     Step,
     Swapon,
     Thread,
+    Unpin,
 )
 from ptediff.dsl.source import Problem, SourceText
 from ptediff.dsl.values import (
@@ -71,6 +75,7 @@ class ToProgram(Transformer[Token, Program]):
     def __init__(self, source: SourceText) -> None:
         super().__init__()
         self.source = source
+        self.pins = 0
 
     def fail(self, problem: Problem, pos: Pos | None) -> DslError:
         return self.source.error(problem.message, pos, problem.hint)
@@ -194,6 +199,22 @@ class ToProgram(Transformer[Token, Program]):
             raise self.fail(problem, _pos(c[4])) from None
         return self._op(Madvise, c, proc=c[1], addr=c[2], npages=c[3], advice=advice)
 
+    def pin(self, c: list[Any]) -> Op:
+        # The transformer builds operations in source order, which is op-id order: the n-th
+        # `pin` built is pin n.
+        write = len(c) > 3 and isinstance(c[3], Token) and c[3].type == "WRITE"
+        self.pins += 1
+        return self._op(Pin, c, proc=c[1], addr=c[2], write=write, id=self.pins - 1)
+
+    def unpin(self, c: list[Any]) -> Op:
+        return self._op(Unpin, c, pin=c[1])
+
+    def pinread(self, c: list[Any]) -> Op:
+        return self._op(Pinread, c, pin=c[1])
+
+    def pinwrite(self, c: list[Any]) -> Op:
+        return self._op(Pinwrite, c, pin=c[1], value=c[2])
+
     def state_check(self, c: list[Any]) -> Op:
         keyword, proc, addr, *words = c
         if not str(proc).startswith("p") or not str(proc)[1:].isdigit():
@@ -299,3 +320,4 @@ class ToProgram(Transformer[Token, Program]):
                 body = stripped[1:]
                 comments.append(body[1:] if body.startswith(" ") else body)
         return tuple(comments)
+

@@ -30,6 +30,8 @@ from ptediff.core.program import (
     Munmap,
     Op,
     Pageout,
+    Pin,
+    Pinwrite,
     Prot,
     Result,
     StateCheck,
@@ -237,7 +239,8 @@ def check_op_fields(op: Op, nodes: int) -> None:
         if not ok:
             raise FieldProblem(part, message, hint)
 
-    if isinstance(op, Map | Munmap | Mprotect | Fault | Migrate | Pageout | StateCheck | Madvise):
+    if isinstance(op, Map | Munmap | Mprotect | Fault | Migrate | Pageout | StateCheck | Madvise
+                  | Pin):
         addr = op.addr
         need(
             isinstance(addr, int) and addr >= 0 and addr % PAGE_SIZE == 0,
@@ -301,6 +304,13 @@ def check_op_fields(op: Op, nodes: int) -> None:
         )
     if isinstance(op, StateCheck):
         _check_state(op)
+    if isinstance(op, Pinwrite):
+        need(
+            isinstance(op.value, int) and 0 <= op.value < VALUE_LIMIT,
+            "value",
+            f"a written value must be in 0..{VALUE_LIMIT - 1:#x}",
+            "a value is one 64-bit word",
+        )
     if isinstance(op, Swapon):
         need(
             isinstance(op.nslots, int) and 0 <= op.nslots <= MAX_NSLOTS,
