@@ -206,6 +206,7 @@ class _Search:
             observer=self.observe,
             deadline=None if self.seconds is None else self.started + self.seconds,
             schedule_variants=SCHEDULE_VARIANTS,
+            race=True,
             shrink_budget=SHRINK_BUDGET,
         )
         test = differential_test(prop, self.strategy)

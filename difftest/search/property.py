@@ -29,6 +29,7 @@ from ptediff.core.outcome import Outcome
 from ptediff.core.program import Parallel, Program
 from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import Judgement, judge
+from ptediff.search.race import promising, race_runs
 from ptediff.search.strategies import normalize_schedule, programs
 
 ImplRef = str | type  # a registered name, `package.module:Class`, or a Kernel subclass
@@ -120,6 +121,8 @@ class DifferentialProperty:
     observer: Observer | None = None
     targets: bool = True
     schedule_variants: int = 1
+    # Also explore a promising program's schedules on each model (`ptediff.search.race`).
+    race: bool = False
     # Past this `time.monotonic()` value, or after `shrink_budget` calls following the first
     # failure, a new program raises BudgetSpent, which stops the hypothesis run; the smallest
     # failure seen for each class is then in `smallest` (the hunt simplifies it further).
@@ -192,16 +195,40 @@ class DifferentialProperty:
                     runs.append(_Run(name, variant, None, None, error))
                 else:
                     runs.append(_Run(name, variant, judge(variant, allowed, outcome), outcome))
-                cls = runs[-1].cls
-                if cls is not None and (name, cls) not in self.ignore:
+                if self._raises(runs[-1]):
                     break
             else:
                 continue
             break
+        else:
+            if self.race and promising(program):
+                runs += self._race(without_schedules(program), allowed)
         self._runs[program] = result = tuple(runs)
         if len(self._runs) > RUN_CACHE_SIZE:
             self._runs.popitem(last=False)
         return result
+
+
+    def _raises(self, run: _Run) -> bool:
+        return run.cls is not None and (run.name, run.cls) not in self.ignore
+
+    def _race(self, program: Program, allowed: list[Outcome]) -> list[_Run]:
+        """The race phase (`ptediff.search.race`): the first divergence it finds, if any."""
+        for name, kernel in self.impls:
+
+            def run(candidate: Program, kernel: type = kernel) -> Outcome:
+                return impls.run(kernel, candidate, check_invariants=self.check_invariants)
+
+            try:
+                for variant, outcome in race_runs(program, run):
+                    found = _Run(name, variant, judge(variant, allowed, outcome), outcome)
+                    if self._raises(found):
+                        return [found]
+            except Exception as crash:  # a model bug (or one that does not replay)
+                found = _Run(name, program, None, None, f"{type(crash).__name__}: {crash}")
+                if self._raises(found):
+                    return [found]
+        return []
 
 
 class BudgetSpent(BaseException):
