@@ -24,11 +24,16 @@ from functools import cache
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.internal.observability import observability_enabled
 from ptediff import impls
+from ptediff.core.errors import BudgetExceeded, ModelCrash, PtediffError
 from ptediff.core.outcome import Outcome
 from ptediff.core.program import Parallel, Program
+from ptediff.impls import coverage as kernel_coverage
 from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import Judgement, judge
+from ptediff.search import features
+from ptediff.search.coverage import KernelCoverage
 from ptediff.search.race import promising, race_runs
 from ptediff.search.strategies import normalize_schedule, programs
 
@@ -130,6 +135,13 @@ class DifferentialProperty:
     deadline: float | None = None
     shrink_budget: int | None = None
     smallest: dict[ClassKey, DivergenceFound] = field(default_factory=dict, repr=False)
+    over_budget: int = 0  # programs skipped because a tool limit gave no verdict
+    # When set, every program run counts the modelled kernel functions it reached (the hunt's
+    # coverage figure); under hypothesis observability they also become test-case features.
+    coverage: KernelCoverage | None = None
+    _reached: dict[Program, dict[str, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     _calls_since_failure: int | None = field(default=None, repr=False, compare=False)
     # Different choices often give the same program: remember the last runs (all deterministic),
     # and every failing one for good, so that replaying a failure after a budget is spent (or
@@ -147,9 +159,20 @@ class DifferentialProperty:
         known = program in self._runs or program in self._failing
         if not known and self._spent():
             raise BudgetSpent
-        runs = self._failing.get(program) or self.runs(program)
+        try:
+            runs = self._failing.get(program) or self.runs(program)
+        except BudgetExceeded:
+            # A tool limit (spec states, scheduler steps): no verdict on this program, so no
+            # finding either; it is counted and hypothesis told to look elsewhere.
+            self.over_budget += 1
+            if hypothesis.currently_in_test_context():
+                hypothesis.reject()
+            return
         if self.observer is not None:
             self.observer(program, [(run.name, run.judgement) for run in runs])
+        if observability_enabled() and hypothesis.currently_in_test_context():
+            found = features.program_features(program, runs, self._reached.get(program))
+            features.emit(program, found)
         if self.targets and hypothesis.currently_in_test_context():
             outcomes = [run.outcome for run in runs if run.outcome is not None]
             for label in RACE_TARGETS:
@@ -186,12 +209,20 @@ class DifferentialProperty:
             return self._runs[program]
         allowed = spec_outcomes(without_schedules(program))
         runs: list[_Run] = []
+        counting = self.coverage is not None or observability_enabled()
+        if counting:
+            kernel_coverage.begin()
         for variant in schedule_variants(program, self.schedule_variants):
-            for name, kernel in self.impls:
+            for name, model in self.impls:
+                kernel = kernel_coverage.counted(model) if counting else model
                 try:
                     outcome = impls.run(kernel, variant, check_invariants=self.check_invariants)
-                except Exception as crash:  # a model bug: its own class, not a traceback
-                    error = f"{type(crash).__name__}: {crash}"
+                except ModelCrash as crash:  # a model bug: its own class, not a traceback
+                    runs.append(_Run(name, variant, None, None, crash.describe()))
+                except PtediffError:  # a tool limit (BudgetExceeded): no verdict at all
+                    raise
+                except Exception as crash:  # raised outside the model run proper
+                    error = ModelCrash.of(name, crash).describe()
                     runs.append(_Run(name, variant, None, None, error))
                 else:
                     runs.append(_Run(name, variant, judge(variant, allowed, outcome), outcome))
@@ -203,11 +234,16 @@ class DifferentialProperty:
         else:
             if self.race and promising(program):
                 runs += self._race(without_schedules(program), allowed)
+        if counting:
+            reached = kernel_coverage.end()
+            self._reached[program] = reached
+            if self.coverage is not None:
+                self.coverage.record(reached)
         self._runs[program] = result = tuple(runs)
         if len(self._runs) > RUN_CACHE_SIZE:
-            self._runs.popitem(last=False)
+            evicted, _ = self._runs.popitem(last=False)
+            self._reached.pop(evicted, None)
         return result
-
 
     def _raises(self, run: _Run) -> bool:
         return run.cls is not None and (run.name, run.cls) not in self.ignore
@@ -224,10 +260,12 @@ class DifferentialProperty:
                     found = _Run(name, variant, judge(variant, allowed, outcome), outcome)
                     if self._raises(found):
                         return [found]
-            except Exception as crash:  # a model bug (or one that does not replay)
-                found = _Run(name, program, None, None, f"{type(crash).__name__}: {crash}")
+            except ModelCrash as crash:  # a model bug: its own class, as in `runs`
+                found = _Run(name, program, None, None, crash.describe())
                 if self._raises(found):
                     return [found]
+            except PtediffError:  # a tool limit on some schedule: the drawn runs stand
+                continue
         return []
 
 
