@@ -34,7 +34,7 @@ from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import Judgement, judge
 from ptediff.search import features
 from ptediff.search.coverage import KernelCoverage
-from ptediff.search.race import promising, race_runs
+from ptediff.search.race import RACE_TARGETS, promising, race_runs, race_targets
 from ptediff.search.strategies import normalize_schedule, programs
 
 ImplRef = str | type  # a registered name, `package.module:Class`, or a Kernel subclass
@@ -42,12 +42,6 @@ Named = tuple[str, type]  # (display name, Kernel subclass)
 ClassKey = tuple[str, str]  # (implementation name, primary signature class)
 Observer = Callable[[Program, Sequence[tuple[str, "Judgement | None"]]], None]
 
-# Kernel functions (the models' trace names) that open and close a migration's window: from
-# the first pte replaced by a migration entry until the last entry is removed again.
-UNMAP_FUNCTIONS = frozenset({"try_to_unmap", "try_to_unmap_anon", "try_to_unmap_one"})
-REMOVE_FUNCTIONS = frozenset(
-    {"remove_migration_ptes", "remove_anon_migration_ptes", "remove_migration_pte"}
-)
 RUN_CACHE_SIZE = 1024  # programs whose runs a property remembers
 
 
@@ -361,49 +355,6 @@ def differential_test(
         checked(program)
 
     return test_spec_and_models_agree
-
-
-RACE_TARGETS = ("steps-inside-migration", "sharers-of-migrated-page")
-
-
-def race_targets(outcome: Outcome) -> dict[str, float]:
-    """Quantities whose growth leads toward the migration races.
-
-    * `steps-inside-migration`: steps other threads took while a migration had replaced ptes by
-      migration entries and not yet restored them all (fix 1 and fix 3 need a fork there);
-    * `sharers-of-migrated-page`: the most processes mapping one page that left node 0.
-    """
-    return {
-        "steps-inside-migration": float(_steps_inside_migration(outcome)),
-        "sharers-of-migrated-page": float(_sharers_of_migrated_page(outcome)),
-    }
-
-
-def _steps_inside_migration(outcome: Outcome) -> int:
-    windows: dict[tuple[int, int, int], list[int]] = {}  # (block, thread, op) -> [open, close]
-    for index, step in enumerate(outcome.trace):
-        key = (step.block, step.thread, step.op)
-        if step.function in UNMAP_FUNCTIONS and key not in windows:
-            windows[key] = [index, index]
-        elif step.function in REMOVE_FUNCTIONS and key in windows:
-            windows[key][1] = index
-    inside = 0
-    for (block, thread, _), (start, end) in windows.items():
-        inside += sum(
-            1
-            for step in outcome.trace[start + 1 : end]
-            if step.block == block and step.thread != thread
-        )
-    return inside
-
-
-def _sharers_of_migrated_page(outcome: Outcome) -> int:
-    sharers: dict[object, set[str]] = {}
-    for (proc, _), pte in outcome.state.items():
-        moved = pte.kind == "migration" or (pte.kind == "present" and pte.node not in (None, 0))
-        if moved and pte.frame is not None:
-            sharers.setdefault(pte.frame, set()).add(proc)
-    return max((len(procs) for procs in sharers.values()), default=0)
 
 
 @dataclass

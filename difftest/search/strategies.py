@@ -243,7 +243,11 @@ def _programs(
     if race and max_ops - len(steps) >= 2:
         steps.append(_draw_race(draw, gen, max_ops - len(steps)))
     elif focus == "limits" and "swapon" in gen.allowed:
-        for _ in range(min(draw(_LIMIT_SWAPONS), max_ops - len(steps))):
+        # Small swap type fields: exactly one swapon more than there are swap types.
+        count = draw(_LIMIT_SWAPONS)
+        if cfg.swap_bits <= 3:
+            count = 2**cfg.swap_bits - 1
+        for _ in range(min(count, max_ops - len(steps))):
             op = Swapon(SWAPON_SLOTS[draw(_WHAT) % 2])
             gen.world.apply(op)
             steps.append(op)
