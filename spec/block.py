@@ -10,17 +10,16 @@ operation commutes with everything the other threads have left runs alone
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ptediff.core.errors import BudgetExceeded
 from ptediff.core.outcome import Key, PteState
-from ptediff.core.program import Op, Pageout, Parallel, Result
+from ptediff.core.program import Parallel, Result
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.reduction import Footprints, independent_thread
 from ptediff.spec.snapshot import fingerprint
 from ptediff.spec.state import SpecState
 from ptediff.spec.step import finish, step
-from ptediff.spec.touch import pages_touched
 
 BUDGET_HINT = (
     "a parallel block has too many interleavings for the spec: use fewer threads or fewer "
@@ -125,24 +124,7 @@ def run_block(
                     for u, i, o in runnable if u != t
                 )
                 branches = step(current.state, op_id, op, concurrent)
-                current = _mark_raced(current, t, op)
             for branch in branches:
                 push(current.after(branch, t))
     return finished
 
-
-def _mark_raced(world: World, thread: int, op: Op) -> World:
-    """`world` with the in-flight pageouts of other threads whose page `op` holds marked as
-    raced: their reclaim may then find the page locked and give up (pageout-busy)."""
-    touched = None
-    pending = dict(world.pending)
-    for u, flight in world.pending.items():
-        if u == thread or flight.raced or not isinstance(flight.op, Pageout):
-            continue
-        if touched is None:
-            touched = pages_touched(world.state, op)
-        if flight.page in touched:
-            pending[u] = replace(flight, raced=True)
-    if pending == world.pending:
-        return world
-    return replace(world, pending=pending)

@@ -23,8 +23,6 @@ class Pending:
     op_id: int
     op: Migrate | Pageout | Fault
     page: int | None = None
-    # another thread's operation held `page` while this one was in flight (see pageout-busy)
-    raced: bool = False
 
     def finish(self, s: SpecState) -> Result:
         """Complete the operation on `s` in place. A page freed meanwhile needs nothing more:

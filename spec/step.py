@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ptediff.core.program import Fault, Op, Pageout
+from ptediff.core.program import Fault, Op
 from ptediff.spec.allowances import ALLOWANCES
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import handle_fault, needs_fault
@@ -28,10 +28,6 @@ def finish(s: SpecState, pending: Pending, *, others_running: bool) -> list[Bran
     changed faults again, and that handling may be overtaken again while others run."""
     after = s.clone()
     branches = [Branch(after, {pending.op_id: pending.finish(after)})]
-    if pending.raced and isinstance(pending.op, Pageout) and pending.page in s.pages:
-        # Reclaim trylocks the page it isolated; an operation of another thread held it in
-        # the meantime (a migration holds the page lock across its passes): the page stays.
-        branches.append(Branch(s.clone(), {pending.op_id: 0}, frozenset(("pageout-busy",))))
     if others_running and isinstance(pending.op, Fault) and needs_fault(s, pending.op):
         again = s.clone()
         handle_fault(again, pending.op)
