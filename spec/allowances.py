@@ -175,7 +175,7 @@ def migrate_busy(
         return []
     name = frozenset(("migrate-busy",))
     branches = []
-    if any(migrating(s, other) == page for other in concurrent):
+    if any(migrating(s, other) == page or _moved_by(s, other, page) for other in concurrent):
         # Another migration of the page has it unmapped to migration entries: the lookup
         # finds no page at the address, whatever node the page is on. Or it has it isolated,
         # or has already mapped the new page, which is not back on the LRU yet (move_to_lru
@@ -200,6 +200,15 @@ def migrate_busy(
             after.ptes[key] = Swapped(slot)
         branches.append(Branch(after, {op_id: -ERRNO["EAGAIN"]}, name))
     return branches
+
+
+def _moved_by(s: SpecState, other: Concurrent, page: int) -> bool:
+    """Whether a concurrent migrate finds `page` already on its target node: it may be the
+    migration that moved it there and still be putting migration entries back, one pte at
+    a time (remove_migration_ptes walks the anon_vma), so this address may still hold one."""
+    if not isinstance(other.op, Migrate) or other.held is not None:
+        return False
+    return migration_lookup(s, other.op) == page and s.pages[page].node == other.op.node
 
 
 def pageout_busy(

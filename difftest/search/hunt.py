@@ -320,6 +320,7 @@ class _Search:
             observer=self.observe,
             deadline=None if self.seconds is None else self.started + self.seconds,
             schedule_variants=SCHEDULE_VARIANTS,
+            race=True,
             shrink_budget=SHRINK_BUDGET,
             coverage=self.report.coverage,
         )
@@ -359,6 +360,7 @@ class _Search:
                     ignore=frozenset(self.found | set(new)),
                     observer=self.observe if first else None,
                     schedule_variants=SCHEDULE_VARIANTS,
+                    race=True,
                     coverage=self.report.coverage if first else None,
                 )
                 first = False
