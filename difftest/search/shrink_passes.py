@@ -215,7 +215,7 @@ def fewer_processes(best: Best) -> Iterator[Program]:
     program = best.program
     for op_id, op in enumerate(program.ops()):
         if isinstance(op, Fork):
-            folded = _without_op(program, op_id)
+            folded = without_op(program, op_id)
             yield _renamed(folded, {op.child: op.parent}, unlock=True)
 
 
@@ -259,7 +259,8 @@ def _replace_op(program: Program, op_id: int, new: Op) -> Program:
     return _map_ops(program, lambda i, op, _: new if i == op_id else op)
 
 
-def _without_op(program: Program, op_id: int) -> Program:
+def without_op(program: Program, op_id: int) -> Program:
+    """`program` without operation `op_id` (a block left with one thread is unpacked)."""
     return _map_ops(program, lambda i, op, _: None if i == op_id else op)
 
 
