@@ -99,7 +99,10 @@ class PteFile(pytest.File):
                 self, name=name, program=program, impl=name, line=pos.line if pos else None
             )
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | Any:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        # pytest.Collector.repr_failure takes `excinfo` only (the audit's INTERNALERROR)
         if isinstance(excinfo.value, PtediffError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
@@ -152,7 +155,7 @@ class PteItem(pytest.Item):
         if not verdict.passed:
             raise PteFailure(verdict)
 
-    def repr_failure(  # type: ignore[override]
+    def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
     ) -> str | Any:
         error = excinfo.value

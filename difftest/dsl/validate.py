@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import ChainMap
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field, fields
 
 from ptediff.core.errors import DslError
@@ -110,7 +110,7 @@ class _ThreadProcesses:
         return self.live.removed
 
     @property
-    def exited_here(self) -> dict[str, Pos | None]:
+    def exited_here(self) -> MutableMapping[str, Pos | None]:
         return self.exited_at.maps[0]
 
 

@@ -168,7 +168,7 @@ def hunt(
                     chunk_settings,
                     database=database,
                     derandomize=False,  # the chunk seed below keeps a derandomized profile's runs
-                    phases=without_reuse(chunk_settings.phases),
+                    phases=without_reuse(tuple(chunk_settings.phases)),
                 )
             chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
             pending = list(search.run_chunk(chunk_settings, chunk_seed))

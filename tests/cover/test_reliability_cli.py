@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -51,6 +52,8 @@ def user_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "midkernel.py").write_text(BUGGY_MODEL)
     (tmp_path / "exiter.py").write_text("import sys\nsys.exit(3)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("midkernel", "exiter"):  # imported afresh, forgotten afterwards
+        monkeypatch.delitem(sys.modules, name, raising=False)
     return tmp_path
 
 

@@ -109,6 +109,9 @@ def test_defect5_a_signalled_hunt_prints_its_report_marked_interrupted(
         [sys.executable, "-m", "ptediff", "hunt", "--seconds", "60", "--seed", "11",
          "--format", "json", "--no-progress", "--impl", "postfix"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        # as from a terminal: Ctrl-C is not ignored (a test run may have been started with it
+        # ignored, and children inherit that)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(4)
     hunting.send_signal(signum)

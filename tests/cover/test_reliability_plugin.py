@@ -90,13 +90,13 @@ def test_defect1_huge_numbers_among_the_regression_files(project: pytest.Pyteste
 
 
 def test_defect8_a_model_that_raises_fails_as_a_located_crash(project: pytest.Pytester) -> None:
-    project.makepyfile(midkernel=BUGGY_MODEL)
+    project.makepyfile(plugkernel=BUGGY_MODEL)
     project.syspathinsert()
-    (project.path / "regs" / "swap.pte").write_text("expect midkernel:Buggy agrees\nswapon 1\n")
+    (project.path / "regs" / "swap.pte").write_text("expect plugkernel:Buggy agrees\nswapon 1\n")
     result = project.runpytest("-q")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "*swap.pte:1: midkernel:Buggy diverges: crash:ZeroDivisionError: *midkernel.py:7 in "
+        "*swap.pte:1: plugkernel:Buggy diverges: crash:ZeroDivisionError: *plugkernel.py:7 in "
         "sys_swapon*"
     ])
     assert "pluggy" not in result.stdout.str()
