@@ -49,9 +49,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix != ".pte":
         return None
     session = parent.session
+    if session.isinitpath(file_path):
+        return PteFile.from_parent(parent, path=file_path)
+    if file_path.name.startswith("."):  # hidden: an editor's or a killed save's temporary
+        return None
     if (
-        session.isinitpath(file_path)
-        or _under_command_line_paths(file_path, parent.config)
+        _under_command_line_paths(file_path, parent.config)
         or _under_pte_paths(file_path, parent.config)
     ):
         return PteFile.from_parent(parent, path=file_path)

@@ -157,7 +157,7 @@ class _Validator:
     def run(self) -> None:
         self.check_config(self.program.config)
         for comment in self.program.comments:
-            if "\n" in comment:
+            if "\n" in comment or "\r" in comment:
                 raise self.fail(
                     self.program,
                     None,
