@@ -24,7 +24,14 @@ from ptediff.core.canon import (
 )
 from ptediff.core.outcome import NONE_PTE, BugReport, Key, Outcome, PteState, Violation
 from ptediff.core.program import Fault, Op, Parallel, Program, Result
-from ptediff.judge.signature import CONTRACT, FIELD_CLASS, Signature, check_level, ordered
+from ptediff.judge.signature import (
+    CONTRACT,
+    FIELD_CLASS,
+    IMPLEMENTATION_RESULTS,
+    Signature,
+    check_level,
+    ordered,
+)
 
 # Which fields are meaningful for each pte kind (the others are None or irrelevant there).
 _FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -129,6 +136,9 @@ def judge(
         spec_state = contract_view(candidate.state) if contract else candidate.state
         pte_rows = compare_states(spec_state, model_state)
         result_rows = compare_results(ops, candidate.results, outcome.results)
+        if contract:  # a state check's result is a pte observation: implementation level
+            result_rows = [r for r in result_rows if f"result:{r.kind}" not in
+                           IMPLEMENTATION_RESULTS]
         distance = len(result_rows) + sum(len(row.fields) for row in pte_rows)
         scored.append((distance, len(candidate.allowances), index, pte_rows, result_rows))
     distance, _, index, pte_rows, result_rows = min(scored, key=lambda s: s[:3])

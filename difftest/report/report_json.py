@@ -124,6 +124,8 @@ def run_json(files: Sequence[RunFile], errors: Sequence[PtediffError] = ()) -> J
             "crashes": [crash_json(crash) for crash in item.crashes],
             "program": program_json(item.program),
             "verdicts": [verdict_json(item.program, v) for v in item.verdicts],
+            "skipped": [{"impl": impl, "reason": reason} for impl, reason in item.skipped],
+            "declared": [{"impl": impl, "fired": fired} for impl, fired in item.declared],
         }
         for item in files
     ])
