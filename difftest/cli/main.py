@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="hypothesis settings profile: ci, dev (default) or deep")
     hunt.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     hunt.add_argument("--invariants", action="store_true",
-                      help="also report kernel invariant violations (slower)")
+                      help="also report kernel invariant violations, I1-I8 with rss (slower)")
     add_campaign_options(hunt)
     _add_format_option(hunt)
     hunt.set_defaults(run=cmd_hunt)

@@ -162,7 +162,8 @@ def divergence_json(program: Program, judgement: Judgement) -> Json | None:
     return {
         "level": divergence.level,
         "signatures": [
-            {"class": s.cls, "level": s.level, "op": s.op, "line": op_line(ops, s.op)}
+            {"class": s.cls, "level": s.level, "op": s.op, "line": op_line(ops, s.op),
+             "secondary": s.cls in divergence.secondary}
             for s in divergence.signatures
         ],
         "ptes": [
@@ -180,7 +181,8 @@ def divergence_json(program: Program, judgement: Judgement) -> Json | None:
             for row in divergence.result_rows
         ],
         "bugs": [
-            {"function": b.function, "reason": b.reason, "op": b.op, "line": op_line(ops, b.op)}
+            {"function": b.function, "reason": b.reason, "op": b.op, "line": op_line(ops, b.op),
+             "kind": b.kind, "class": b.signature_class}
             for b in divergence.bugs
         ],
         "violations": [
