@@ -199,8 +199,13 @@ def test_defect3_run_says_budget_exceeded_with_exit_2(
     document = json.loads(out)
     validate_report(document)
     assert document["files"][0]["budget_exceeded"].startswith("budget exceeded: 200")
-    code, _, err = ptediff(capsys, "explore", path)
-    assert code == 2 and "budget exceeded: 200 scheduler steps" in err
+    code, out, _ = ptediff(capsys, "explore", path)
+    assert code == 2 and "NO VERDICT: budget exceeded: 200 scheduler steps" in out
+    code, out, _ = ptediff(capsys, "explore", path, "--format", "json")
+    document = json.loads(out)
+    validate_report(document)
+    assert (code, document["passed"]) == (2, False)
+    assert document["budget_exceeded"].startswith("budget exceeded: 200 scheduler steps")
 
 
 def test_model_crash_carries_the_steps_taken() -> None:
