@@ -159,6 +159,18 @@ def test_defect13_a_bad_expect_line_does_not_stop_the_other_files(
     assert "b-good.pte" in out and "ok" in out
 
 
+def test_defect13_a_file_that_is_not_utf8_names_the_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "latin1.pte"
+    path.write_bytes(b"swapon 1 # caf\xe9\n")
+    code, _, err = ptediff(capsys, "check", path)
+    assert code == 2
+    assert err.strip() == (
+        f"ptediff: error: {path}: not a text file (it is not valid UTF-8: byte 14)"
+    )
+
+
 # ---- defect 3: the scheduler's step budget ----------------------------------------------------
 
 def migrations(count: int) -> str:
