@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ptediff.core.outcome import ERRNO
-from ptediff.core.program import PAGE_SIZE, Exit, Fault, Migrate, Munmap, Op, Pageout
+from ptediff.core.program import PAGE_SIZE, Exit, Fault, Madvise, Migrate, Munmap, Op, Pageout
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
 from ptediff.spec.paging import (
@@ -71,7 +71,8 @@ def wp_copy_racing_migration(
         # the page it locked (now unmapped), or gives up with -EAGAIN. (-EBUSY is not
         # possible here: it means the migration never got hold of the page.)
         node = other.op.node
-        for migrate_result, extra in ((node, ()), (-ERRNO["EAGAIN"], ("migrate-busy",))):
+        outcomes = ((node, ()), (-ERRNO["EAGAIN"], ("migrate-busy",)))
+        for migrate_result, extra in outcomes[1:] if s.pinned(page) else outcomes:
             after = _copied(s, op)
             if migrate_result == node and page in after.pages:
                 move_page(after, page, node)
@@ -254,7 +255,7 @@ def _unmaps(other: Op, proc: str, addr: int) -> bool:
     if isinstance(other, Exit):
         return other.proc == proc
     return (
-        isinstance(other, Munmap)
+        isinstance(other, Munmap | Madvise)
         and other.proc == proc
         and other.addr <= addr < other.addr + other.npages * PAGE_SIZE
     )

@@ -51,7 +51,15 @@ from ptediff.core.program import (
     Step,
     Thread,
 )
-from ptediff.search.generation import ADDRESS_PAGES, Choice, View, World, make_op
+from ptediff.search.generation import (
+    ADDRESS_PAGES,
+    PIN_FAMILY,
+    VARIANTS,
+    Choice,
+    View,
+    World,
+    make_op,
+)
 
 # Kinds in shrink order: a drawn kind shrinks toward the front of this list.
 KIND_ORDER: tuple[str, ...] = (
@@ -64,14 +72,16 @@ KIND_ORDER: tuple[str, ...] = (
     "mprotect",
     "munmap",
     "exit",
+    "madvise",
+    "pin",  # also unpin, pinread and pinwrite of the pins made so far (generation.PIN_FAMILY)
 )
 # State checks (`expect PROC ADDR STATE`) are written by hand, never generated: the differ
 # already compares every pte at the end, and a check's result only restates it.
 NOT_GENERATED = frozenset({"expect"})
-assert set(KIND_ORDER) == set(OP_KINDS) - NOT_GENERATED
+assert set(KIND_ORDER) | set(PIN_FAMILY) == set(OP_KINDS) - NOT_GENERATED
 # What a drawn kind value means at top level: migrations, forks and swapons (which only matter
 # in numbers) get two values each. Values past the table open a parallel block.
-KIND_TABLE: tuple[str, ...] = (*KIND_ORDER, "migrate", "fork", "swapon")
+KIND_TABLE: tuple[str, ...] = (*KIND_ORDER[:9], "migrate", "fork", "swapon")
 KINDS_PARALLEL = 4  # about one top-level step in four is a parallel block
 # Inside a thread the same values mean kinds that race with each other: above all migrations
 # against forks and faults (map and swapon rarely race with anything).
@@ -93,7 +103,12 @@ THREAD_KIND_TABLE: tuple[str, ...] = (
     "map",
     "swapon",
 )
+# The newer kinds have no values of their own in either table (so that adding them left the
+# searches for the seeded bugs as fast as before): they are drawn as a variant of the kind
+# closest to them (`generation.VARIANTS`: an munmap may be an madvise, a fault a pin), and
+# directly when the swarm switches off every kind of a table value.
 assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
+assert set(KIND_TABLE) == set(THREAD_KIND_TABLE) == set(KIND_ORDER) - set(VARIANTS.values())
 
 MAX_PROC_NUMBER = 5  # process choices are drawn as a number in 0..5 (p0..p5)
 MAX_THREADS = 3
@@ -158,7 +173,7 @@ def normalize_schedule(schedule: Iterable[int]) -> tuple[int, ...] | None:
 
 def _check_kinds(ops: Iterable[str]) -> tuple[str, ...]:
     wanted = set(ops)
-    unknown = wanted - (set(OP_KINDS) - NOT_GENERATED)
+    unknown = wanted - set(KIND_ORDER)
     if unknown:
         raise ValueError(f"unknown operation kinds {sorted(unknown)}; known: {list(KIND_ORDER)}")
     if not wanted:
@@ -188,7 +203,8 @@ class _StepContext:
 
 
 # Strategies are built once: building one per draw costs more than the draw itself.
-_SWARM = st.integers(0, 2 ** (len(KIND_ORDER) + 1) - 1)  # one "off" bit per kind + parallel
+BASE_ORDER = tuple(kind for kind in KIND_ORDER if kind not in VARIANTS.values())
+_SWARM = st.integers(0, 2 ** (len(BASE_ORDER) + 1) - 1)  # "all on", a bit per base kind
 _CONFIGS = configs()
 _SETUP = st.integers(0, 3)
 _CONTINUE = st.integers(0, 3)  # top level: continue unless 0; in a thread: only on 3
@@ -236,18 +252,27 @@ def _draw_swarm(
     draw: st.DrawFn, allowed: tuple[str, ...], swarm: bool, threads: bool
 ) -> tuple[tuple[str, ...], bool]:
     """The kinds this example uses: "off" bits drawn as one integer that shrinks toward all on.
-    Map always stays on. Half the examples (odd values) switch nothing off."""
+    Map always stays on. Half the examples (odd values) switch nothing off.
+
+    The variant kinds (madvise, pin: VARIANTS) have no bits of their own: they are on in the
+    swarm examples (even values) whose base kind's bit is on, and off in the other half, which
+    so draws exactly what it drew before they existed. (The parallel bit is the last base
+    kind's, exit's: kept so, since moving it would reshuffle every fixed-seed search.)
+    """
     if not swarm:
         return allowed, threads
     off = draw(_SWARM)
+    base_kinds = tuple(kind for kind in allowed if kind not in VARIANTS.values())
     if off & 1:
-        return allowed, threads
-    enabled = tuple(
+        return base_kinds or allowed, threads
+    on = {
         kind
-        for bit, kind in enumerate(KIND_ORDER, start=1)
-        if kind in allowed and (kind == "map" or not off >> bit & 1)
-    )
-    parallel_enabled = threads and not off >> (len(KIND_ORDER)) & 1
+        for bit, kind in enumerate(BASE_ORDER, start=1)
+        if kind == "map" or not off >> bit & 1
+    }
+    on |= {variant for kind, variant in VARIANTS.items() if kind in on}
+    enabled = tuple(kind for kind in KIND_ORDER if kind in allowed and kind in on)
+    parallel_enabled = threads and not off >> (len(BASE_ORDER)) & 1
     return enabled or allowed, parallel_enabled
 
 
@@ -316,7 +341,8 @@ def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: Choice, room: int) -
         # leave one operation of room for each thread still to come
         thread_room = room - sum(len(t.ops) for t in block) - (n_threads - index - 1)
         last = index == n_threads - 1
-        view = View(world, base - exited, frozenset(named), frozenset() if last else base - exited)
+        view = View(world, base - exited, frozenset(named), frozenset() if last else base - exited,
+                    in_block=True)
         thread_ops: list[Op] = []
         while True:
             room_left = min(MAX_THREAD_OPS, thread_room) - len(thread_ops)
@@ -329,6 +355,7 @@ def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: Choice, room: int) -
             if isinstance(op, Exit):
                 exited.add(op.proc)
         block.append(Thread(tuple(thread_ops)))
+    world.settle_pins()
     return Parallel(tuple(block), schedule=_draw_schedule(draw, n_threads))
 
 
