@@ -243,7 +243,8 @@ def _build_migrate(choice: Choice, view: View) -> Op:
     proc = _proc(choice.who, view.procs())
     # New pages start on node 0, so the other node is the interesting target: 3 in 4.
     node = (1, 1, 0, 1)[choice.what % 4] if view.world.config.nodes >= 2 else 0
-    unlocked = choice.what // 4 % 2 == 1
+    # Unlocked (kernel-initiated, no mmap_sem) first: it races with the process's own fork.
+    unlocked = choice.what // 4 % 2 == 0
     return Migrate(proc, _addr(choice, view, proc), node, unlocked=unlocked)
 
 

@@ -49,11 +49,13 @@ from ptediff.core.program import (
     Program,
     Prot,
     Step,
+    Swapon,
     Thread,
 )
 from ptediff.search.generation import (
     ADDRESS_PAGES,
     PIN_FAMILY,
+    SWAPON_SLOTS,
     VARIANTS,
     Choice,
     View,
@@ -215,6 +217,18 @@ _WHAT = st.integers(0, 31)
 _HAS_SCHEDULE = st.integers(0, 3)  # 0: no schedule (sequential), else a random walk
 _WALK = st.binary(min_size=SCHEDULE_STEPS // 4, max_size=SCHEDULE_STEPS // 4)
 _STEP_CONTEXT: ContextVar[_StepContext] = ContextVar("_STEP_CONTEXT")
+# Focus: 3 in 8 examples open with a race block right after the setup (`_draw_race`); 2 in
+# 8 run close to a limit (a few swapons first: with the small swap type fields `configs`
+# draws half the time, the swap types run out); the other 3 in 8 are drawn as above. The
+# held-out bugs and the folded fixes alike sit in those two corners: migration entries
+# racing fork, COW, mprotect and teardown, and allocators running out. (Value 0 stays the
+# general draw, so that choices shrink toward it.)
+FOCUS_TABLE = ("general", "race", "limits", "race", "general", "race", "general", "limits")
+_FOCUS = st.integers(0, len(FOCUS_TABLE) - 1)
+_LIMIT_SWAPONS = st.sampled_from((3, 4, 2, 1))
+RACE_FIRST = ("migrate", "migrate", "pageout", "mprotect", "migrate", "munmap", "fork")
+RACE_SECOND = ("fork", "fault", "migrate", "fork", "mprotect", "fault", "munmap", "exit",
+               "pageout", "migrate")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,10 +244,23 @@ def _programs(
     threads: tuple[int, int] | None,
     swarm: bool,
 ) -> Program:
+    focus = FOCUS_TABLE[draw(_FOCUS)]
     cfg = draw(_CONFIGS) if config is None else config
     enabled, parallel_enabled = _draw_swarm(draw, allowed, swarm, threads is not None)
     gen = _Generation(World(cfg), allowed, enabled, threads if parallel_enabled else None)
-    steps: list[Step] = list(_draw_setup(draw, gen, max_ops))
+    race = focus == "race" and gen.threads is not None and max_ops >= 4
+    steps: list[Step] = list(_draw_setup(draw, gen, max_ops, race=race))
+    if race and max_ops - len(steps) >= 2:
+        steps.append(_draw_race(draw, gen, max_ops - len(steps)))
+    elif focus == "limits" and "swapon" in gen.allowed:
+        # Small swap type fields: exactly one swapon more than there are swap types.
+        count = draw(_LIMIT_SWAPONS)
+        if cfg.swap_bits <= 3:
+            count = 2**cfg.swap_bits - 1
+        for _ in range(min(count, max_ops - len(steps))):
+            op = Swapon(SWAPON_SLOTS[draw(_WHAT) % 2])
+            gen.world.apply(op)
+            steps.append(op)
     while True:
         room = max_ops - sum(_n_ops(step) for step in steps)
         view = View(gen.world, frozenset(gen.world.live))
@@ -242,6 +269,33 @@ def _programs(
             break
         steps.append(step)
     return Program(tuple(steps), config=cfg)
+
+
+def _draw_race(draw: st.DrawFn, gen: _Generation, room: int) -> Parallel:
+    """The race focus: a block of two threads, the first opening with an operation that
+    unmaps or rewrites ptes (a migrate above all), the second with one that races with it on
+    the same pages (a fork, a fault, another migrate, an mprotect, a teardown)."""
+    base = frozenset(gen.world.live)
+    block: list[Thread] = []
+    named: set[str] = set()
+    exited: set[str] = set()
+    for index, kinds in enumerate((RACE_FIRST, RACE_SECOND)):
+        visible = base - exited
+        view = View(gen.world, visible, frozenset(named), visible if index == 0 else frozenset())
+        kind = kinds[draw(st.integers(0, len(kinds) - 1))]
+        choice = Choice(kind=0, who=draw(_WHO), where=draw(_WHERE), what=draw(_WHAT))
+        ops = [make_op(kind, choice, view, gen.enabled)]
+        named.update(ops[0].procs)
+        # leave room for the second thread's first operation
+        more = min(MAX_THREAD_OPS - 1, room - sum(len(t.ops) for t in block) - 2 + index)
+        op = _draw_step(draw, _StepContext(gen, view, more, False, top=False))
+        if op is not None:
+            assert not isinstance(op, Parallel)
+            ops.append(op)
+            named.update(op.procs)
+        exited.update(op.proc for op in ops if isinstance(op, Exit))
+        block.append(Thread(tuple(ops)))
+    return Parallel(tuple(block), schedule=_draw_schedule(draw, 2))
 
 
 def _n_ops(step: Step) -> int:
@@ -276,9 +330,11 @@ def _draw_swarm(
     return enabled or allowed, parallel_enabled
 
 
-def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int) -> list[Op]:
-    """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1."""
-    setup = draw(_SETUP)
+def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int, race: bool) -> list[Op]:
+    """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1. Before a race
+    block (which needs a touched page) the values are rotated, so that 0 means map + write:
+    generation draws zeros often, and the simplifier drops what a divergence does not need."""
+    setup = (draw(_SETUP) + race) % 4
     if not setup or max_ops < 2 or not {"map", "fault"} <= set(gen.allowed):
         return []
     where, what = draw(_WHERE), draw(_WHAT)
