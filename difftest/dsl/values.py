@@ -193,7 +193,7 @@ class StateWordProblem(Problem):
 def registered_impls() -> tuple[str, ...]:
     """The names `expect` lines may use: impls.REGISTRY, or the documented names until it exists."""
     try:
-        from ptediff.impls import REGISTRY  # type: ignore[attr-defined]
+        from ptediff.impls import REGISTRY
     except ImportError:
         return DOCUMENTED_IMPLS
     return tuple(REGISTRY)
