@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     impls = commands.add_parser("impls", help="list the registered implementations")
+    impls.add_argument("--mutants", action="store_true",
+                       help="also list the mutant catalogue (--impl mutant:NAME)")
     _add_format_option(impls)
     impls.set_defaults(run=cmd_impls)
     return parser

@@ -79,13 +79,28 @@ def error_json(error: PtediffError) -> Json:
     }
 
 
-def impls_json(registry: Mapping[str, type]) -> Json:
+def impls_json(registry: Mapping[str, type], mutants: Mapping[str, type] | None = None) -> Json:
+    extra: dict[str, Json] = {}
+    if mutants is not None:
+        extra["mutants"] = [
+            {
+                "name": name,
+                "class": class_path(cls),
+                "area": getattr(cls, "AREA", ""),
+                "function": getattr(cls, "FUNCTION", ""),
+                "file": getattr(cls, "FILE", ""),
+                "bug": getattr(cls, "REVERTS", ""),
+                "equivalent": getattr(cls, "EQUIVALENT", "") or None,
+            }
+            for name, cls in mutants.items()
+        ]
     return document(
         "impls",
         impls=[
             {"name": name, "class": class_path(cls), "reverts": getattr(cls, "REVERTS", "")}
             for name, cls in registry.items()
         ],
+        **extra,
     )
 
 
