@@ -20,6 +20,7 @@ from ptediff.impls.memory import Memory
 from ptediff.impls.migrate import Migrate
 from ptediff.impls.mmap import Mmap
 from ptediff.impls.mprotect import Mprotect
+from ptediff.impls.observe import Observe
 from ptediff.impls.pte import PAGE_SIZE
 from ptediff.impls.rmap import Rmap
 from ptediff.impls.sched import KGen, Preempt, Wait
@@ -38,6 +39,7 @@ ENTRY: dict[type[Op], str] = {
     ast.Migrate: "sys_move_pages",
     ast.Swapon: "sys_swapon",
     ast.Pageout: "sys_madvise",
+    ast.StateCheck: "state_check",
 }
 
 
@@ -51,7 +53,7 @@ def entry_function(op: Op) -> str:
     return ENTRY[type(op)]
 
 
-class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault):
+class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe):
     """The post-fix model of the kernel at 0697212a (completed swapless migration flow)."""
 
     NAME: ClassVar[str] = "postfix"
@@ -81,6 +83,8 @@ class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Faul
             return (yield from self.sys_move_pages(mm, page_align(op.addr), op.node, op.unlocked))
         if isinstance(op, ast.Pageout):
             return (yield from self.sys_madvise_pageout(mm, op.addr))
+        if isinstance(op, ast.StateCheck):
+            return (yield from self.state_check(mm, op))
         raise TypeError(f"unknown operation {op!r}")
 
     def run_thread(

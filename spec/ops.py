@@ -17,10 +17,12 @@ from ptediff.core.program import (
     Op,
     Pageout,
     Result,
+    StateCheck,
     Swapon,
 )
 from ptediff.spec.fault import do_fault
 from ptediff.spec.mapping import do_exit, do_fork, do_map, do_mprotect, do_munmap
+from ptediff.spec.observe import do_state_check
 from ptediff.spec.paging import do_migrate, do_pageout, do_swapon
 from ptediff.spec.state import SpecState
 
@@ -34,6 +36,7 @@ OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
     Migrate: do_migrate,
     Swapon: do_swapon,
     Pageout: do_pageout,
+    StateCheck: do_state_check,
 }
 
 

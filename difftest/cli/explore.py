@@ -29,10 +29,11 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if args.pct is not None:
         depth = DEFAULT_PCT_DEPTH if args.depth is None else args.depth
         seed = DEFAULT_PCT_SEED if args.seed is None else args.seed
-        exploration = pct(program, names, runs=args.pct, depth=depth, seed=seed)
+        exploration = pct(program, names, runs=args.pct, depth=depth, seed=seed,
+                          level=args.level)
     else:
         bound = None if args.unbounded else args.preemptions
-        exploration = explore(program, names, preemption_bound=bound)
+        exploration = explore(program, names, preemption_bound=bound, level=args.level)
     unexpected = {
         impl.impl: reason
         for impl in exploration.impls

@@ -24,6 +24,7 @@ from ptediff.cli.output import EXIT_ERROR, EXIT_OK, print_error
 from ptediff.cli.run import cmd_run
 from ptediff.cli.static import cmd_check, cmd_fmt, cmd_impls
 from ptediff.core.errors import PtediffError
+from ptediff.judge.signature import LEVEL_NAMES
 
 FORMATS = ("plain", "markdown", "json")
 
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths_argument(run)
     _add_impl_option(run, "implementation to run (repeatable; default: the file's expect lines, "
                           "else every registered one)")
+    _add_level_option(run)
     _add_format_option(run)
     run.set_defaults(run=cmd_run)
 
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--depth", type=_positive_int, metavar="D",
                          help=f"PCT bug depth (default {DEFAULT_PCT_DEPTH})")
     explore.add_argument("--seed", type=int, help=f"PCT seed (default {DEFAULT_PCT_SEED})")
+    _add_level_option(explore)
     _add_format_option(explore)
     explore.set_defaults(run=cmd_explore)
 
@@ -132,6 +135,13 @@ def _add_paths_argument(parser: argparse.ArgumentParser) -> None:
 def _add_impl_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     parser.add_argument("--impl", action="append", dest="impls", metavar="NAME", help=help_text
                         + "; a registered name or package.module:Class")
+
+
+def _add_level_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--level", choices=LEVEL_NAMES, default="all",
+                        help="what to compare: contract (results, data, signals, COW isolation) "
+                             "or all (also pte kinds, write bits, frames, nodes, swap devices, "
+                             "invariants; the default)")
 
 
 def _add_format_option(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             unreadable.append(error)
             continue
         try:
-            verdicts = [evaluate(program, impl) for impl in chosen or default_impls(program)]
+            verdicts = [evaluate(program, impl, level=args.level)
+                        for impl in chosen or default_impls(program)]
         except SpecError as error:
             files.append(RunFile(str(path), program, (), str(error)))
             continue

@@ -188,8 +188,58 @@ class Pageout(Op):
         return (self.proc,)
 
 
+PteExpect = Literal["present", "swapped", "none"]
+HOLDS = 0  # a state check's result when the pte is as expected
+
+
+@dataclass(frozen=True)
+class StateCheck(Op):
+    """`expect PROC ADDR present [writable|readonly] | swapped | none`: an assertion on the pte.
+
+    Not a system call: the harness looks at the page table at that point of the program (as
+    the kernel selftests do through /proc/PID/pagemap). Its result is HOLDS (0) when the pte is
+    as expected, else the pte as found (`state_word`), so the differ compares it like any other
+    result and `ptediff.judge.verdict` requires it to hold in every outcome the spec allows.
+    `writable`: None checks presence only.
+    """
+
+    KIND: ClassVar[str] = "expect"
+    proc: str
+    addr: int
+    state: PteExpect
+    writable: bool | None = None
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The state as written: `present writable`, `swapped`, ..."""
+        if self.writable is None:
+            return (self.state,)
+        return (self.state, "writable" if self.writable else "readonly")
+
+
+def state_word(kind: str, writable: bool = False) -> str:
+    """How a state check reports a pte that is not as expected."""
+    if kind == "present":
+        return "present writable" if writable else "present readonly"
+    return {"swap": "swapped", "none": "none"}.get(kind, kind)
+
+
+def state_check_result(check: StateCheck, kind: str, writable: bool = False) -> Result:
+    """HOLDS when a pte of `kind` (present/swap/none/migration) and `writable` meets `check`."""
+    found = state_word(kind, writable)
+    wanted = " ".join(check.words)
+    if found == wanted or (check.writable is None and found.split()[0] == check.state):
+        return HOLDS
+    return found
+
+
 OP_KINDS: dict[str, type[Op]] = {
-    cls.KIND: cls for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout)
+    cls.KIND: cls
+    for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout, StateCheck)
 }
 
 

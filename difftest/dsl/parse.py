@@ -15,6 +15,8 @@ The language (grammar/pte.lark is the authority):
     migrate  p0 0x1000 1 [unlocked]            PROC ADDR NODE
     swapon   4 [prio=-1]                       NSLOTS (usable slots, 0 gives -EINVAL)
     pageout  p0 0x1000
+    expect   p0 0x1000 present writable        state check: present [writable|readonly] | swapped
+                                               | none (must hold in every outcome the spec allows)
     parallel {
       thread { fault p0 0x1000 read => 0xaa }  any operation may end in `=> RESULT`
       thread {

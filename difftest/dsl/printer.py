@@ -37,6 +37,7 @@ from ptediff.core.program import (
     Pageout,
     Parallel,
     Program,
+    StateCheck,
     Step,
     Swapon,
     Thread,
@@ -145,4 +146,6 @@ def _arguments(op: Op) -> list[str]:
         return [str(op.nslots), *([f"prio={op.prio}"] if op.prio is not None else [])]
     if isinstance(op, Pageout):
         return [op.proc, hex(op.addr)]
+    if isinstance(op, StateCheck):
+        return [op.proc, hex(op.addr), *op.words]
     raise TypeError(f"no printed form for {type(op).__name__}")

@@ -45,7 +45,9 @@ TERMINAL_WORDS: dict[str, str] = {
     "CONFIG_WORD": "on or off",
     "ERRNO": "an errno name (EPERM, ENOMEM, ...)",
     "RESULT_NAME": "SIGSEGV or BUG",
-    "IMPL": "an implementation name (postfix, prefix, ... or package.module:Class)",
+    "IMPL": "an implementation name (postfix, prefix, ... or package.module:Class), or a "
+    "process for a state check",
+    "PTE_WORD": "a pte state (present, present writable, present readonly, swapped, none)",
     "SIGNATURE": "a signature class (shared-writable, result:swapon, ...)",
     "ARROW": "`=>`",
     "EQUALS": "`=`",

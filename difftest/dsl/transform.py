@@ -24,12 +24,20 @@ from ptediff.core.program import (
     Pos,
     Program,
     Result,
+    StateCheck,
     Step,
     Swapon,
     Thread,
 )
 from ptediff.dsl.source import Problem, SourceText
-from ptediff.dsl.values import config_value, errno_result, prot_named, result_named
+from ptediff.dsl.values import (
+    StateWordProblem,
+    config_value,
+    errno_result,
+    prot_named,
+    pte_expectation,
+    result_named,
+)
 
 _CONFIG_KEYS = frozenset(field.name for field in dataclasses.fields(Config))
 
@@ -176,6 +184,24 @@ class ToProgram(Transformer[Token, Program]):
 
     def pageout(self, c: list[Any]) -> Op:
         return self._op(Pageout, c, proc=c[1], addr=c[2])
+
+    def state_check(self, c: list[Any]) -> Op:
+        keyword, proc, addr, *words = c
+        if not str(proc).startswith("p") or not str(proc)[1:].isdigit():
+            raise self.fail(
+                Problem(
+                    f"{proc} is not a process name",
+                    "a state check names a process: `expect p0 0x1000 present`; an "
+                    "implementation's verdict reads `expect IMPL agrees` or `... diverges`",
+                ),
+                _pos(proc),
+            )
+        try:
+            state, writable = pte_expectation([str(word) for word in words])
+        except StateWordProblem as problem:
+            raise self.fail(problem, _pos(words[problem.index])) from None
+        return self._op(StateCheck, [keyword], proc=proc, addr=addr, state=state,
+                        writable=writable)
 
     # -- concurrency
 

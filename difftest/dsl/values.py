@@ -30,6 +30,7 @@ from ptediff.core.program import (
     Pageout,
     Prot,
     Result,
+    StateCheck,
     Swapon,
 )
 from ptediff.dsl.source import Problem, did_you_mean, one_of
@@ -139,6 +140,43 @@ def check_result(result: Result) -> None:
         raise Problem(f"{result} is not a known -errno", RESULT_HINT)
 
 
+PTE_STATES = ("present", "swapped", "none")
+PRESENT_MODES = {"writable": True, "readonly": False}
+STATE_HINT = (
+    "a state check reads `expect PROC ADDR present [writable|readonly]`, `swapped` or `none`"
+)
+
+
+def pte_expectation(words: list[str]) -> tuple[str, bool | None]:
+    """(state, writable) of a state check's words; raises StateWordProblem naming the word
+    that is wrong."""
+    state = words[0]
+    if state not in PTE_STATES:
+        raise StateWordProblem(
+            0, f"unknown pte state {state!r}{did_you_mean(state, PTE_STATES)}", STATE_HINT
+        )
+    if len(words) == 1:
+        return state, None
+    mode = words[1]
+    if state != "present":
+        raise StateWordProblem(1, f"a {state} pte has no {mode!r} mode", STATE_HINT)
+    if mode not in PRESENT_MODES:
+        raise StateWordProblem(
+            1, f"unknown mode {mode!r}{did_you_mean(mode, PRESENT_MODES)}", STATE_HINT
+        )
+    if len(words) > 2:
+        raise StateWordProblem(2, f"unexpected {words[2]!r} after the state", STATE_HINT)
+    return state, PRESENT_MODES[mode]
+
+
+class StateWordProblem(Problem):
+    """A Problem with word `index` of a state check."""
+
+    def __init__(self, index: int, message: str, hint: str) -> None:
+        super().__init__(message, hint)
+        self.index = index
+
+
 def registered_impls() -> tuple[str, ...]:
     """The names `expect` lines may use: impls.REGISTRY, or the documented names until it exists."""
     try:
@@ -197,7 +235,7 @@ def check_op_fields(op: Op, nodes: int) -> None:
         if not ok:
             raise FieldProblem(part, message, hint)
 
-    if isinstance(op, Map | Munmap | Mprotect | Fault | Migrate | Pageout):
+    if isinstance(op, Map | Munmap | Mprotect | Fault | Migrate | Pageout | StateCheck):
         addr = op.addr
         need(
             isinstance(addr, int) and addr >= 0 and addr % PAGE_SIZE == 0,
@@ -256,6 +294,8 @@ def check_op_fields(op: Op, nodes: int) -> None:
             + ("s" if nodes != 1 else ""),
             f"nodes are 0..{nodes - 1}; `config nodes=N` sets the count",
         )
+    if isinstance(op, StateCheck):
+        _check_state(op)
     if isinstance(op, Swapon):
         need(
             isinstance(op.nslots, int) and 0 <= op.nslots <= MAX_NSLOTS,
@@ -271,6 +311,14 @@ def check_op_fields(op: Op, nodes: int) -> None:
         )
 
 
+def _check_state(op: StateCheck) -> None:
+    if op.state not in PTE_STATES:
+        raise FieldProblem("state", f"unknown pte state {op.state!r}", STATE_HINT)
+    if op.writable is not None and op.state != "present":
+        raise FieldProblem("state", f"a {op.state} pte is neither writable nor read-only",
+                           STATE_HINT)
+
+
 def _hex(value: object) -> str:
     return hex(value) if isinstance(value, int) else repr(value)
 
@@ -284,6 +332,7 @@ __all__ = [
     "config_value",
     "errno_result",
     "prot_named",
+    "pte_expectation",
     "registered_impls",
     "result_named",
 ]

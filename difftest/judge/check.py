@@ -39,25 +39,35 @@ def run_impl(
     return impls.run(kernel, program, check_invariants=check_invariants, checkpoints=checkpoints)
 
 
-def check(program: Program, impl: ImplRef, *, check_invariants: bool = True) -> Judgement:
-    """Run `program` on the spec and on `impl` and judge the implementation's outcome."""
+def check(
+    program: Program, impl: ImplRef, *, check_invariants: bool = True, level: str = "all"
+) -> Judgement:
+    """Run `program` on the spec and on `impl` and judge the implementation's outcome
+    (`level`: `all`, or `contract` for what a program can see: `ptediff.judge.signature`)."""
     outcome = run_impl(program, impl, check_invariants=check_invariants)
-    return judge(program, spec_outcomes(program), outcome)
+    return judge(program, spec_outcomes(program), outcome, level=level)
 
 
-def check_located(program: Program, impl: ImplRef, *, check_invariants: bool = True) -> Judgement:
+def check_located(
+    program: Program, impl: ImplRef, *, check_invariants: bool = True, level: str = "all"
+) -> Judgement:
     """Like `check`, with checkpoints on both sides, so state signatures carry their first op."""
     outcome = run_impl(program, impl, check_invariants=check_invariants, checkpoints=True)
-    return judge(program, spec_outcomes(program, checkpoints=True), outcome)
+    return judge(program, spec_outcomes(program, checkpoints=True), outcome, level=level)
 
 
 def locate(
-    program: Program, impl: ImplRef, judgement: Judgement, *, check_invariants: bool = True
+    program: Program,
+    impl: ImplRef,
+    judgement: Judgement,
+    *,
+    check_invariants: bool = True,
+    level: str = "all",
 ) -> Judgement:
     """A diverging judgement re-run with checkpoints (an agreeing one is returned as is)."""
     if judgement.agrees:
         return judgement
-    return check_located(program, impl, check_invariants=check_invariants)
+    return check_located(program, impl, check_invariants=check_invariants, level=level)
 
 
 def clear_cache() -> None:

@@ -24,7 +24,7 @@ from ptediff.core.canon import (
 )
 from ptediff.core.outcome import NONE_PTE, BugReport, Key, Outcome, PteState, Violation
 from ptediff.core.program import Fault, Op, Parallel, Program, Result
-from ptediff.judge.signature import FIELD_CLASS, Signature, ordered
+from ptediff.judge.signature import CONTRACT, FIELD_CLASS, Signature, check_level, ordered
 
 # Which fields are meaningful for each pte kind (the others are None or irrelevant there).
 _FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -84,6 +84,12 @@ class Divergence:
     def classes(self) -> tuple[str, ...]:
         return tuple(s.cls for s in self.signatures)
 
+    @property
+    def level(self) -> str:
+        """`contract` when any signature is a contract breach, else `implementation`."""
+        return CONTRACT if any(s.level == CONTRACT for s in self.signatures) else (
+            self.primary.level)
+
 
 @dataclass(frozen=True)
 class Judgement:
@@ -104,32 +110,59 @@ class Judgement:
         return self.divergence.signatures if self.divergence is not None else ()
 
 
-def judge(program: Program, allowed: Sequence[Outcome], outcome: Outcome) -> Judgement:
-    """Compare a model's outcome with the spec's allowed outcomes."""
+def judge(
+    program: Program, allowed: Sequence[Outcome], outcome: Outcome, *, level: str = "all"
+) -> Judgement:
+    """Compare a model's outcome with the spec's allowed outcomes.
+
+    `level="contract"` compares only what a program can see: results, the data each page
+    would read, kernel BUGs, deadlocks and the two contract state properties (shared-writable,
+    writable-in-readonly-vma); pte kinds, write bits, frames, nodes, swap devices and invariant
+    violations are left out (docs/semantics.md, "Two levels").
+    """
+    contract = check_level(level) == CONTRACT
     candidates = list(allowed) or [Outcome()]
     ops = program.ops()
+    model_state = contract_view(outcome.state) if contract else outcome.state
     scored = []
     for index, candidate in enumerate(candidates):
-        pte_rows = compare_states(candidate.state, outcome.state)
+        spec_state = contract_view(candidate.state) if contract else candidate.state
+        pte_rows = compare_states(spec_state, model_state)
         result_rows = compare_results(ops, candidate.results, outcome.results)
         distance = len(result_rows) + sum(len(row.fields) for row in pte_rows)
         scored.append((distance, len(candidate.allowances), index, pte_rows, result_rows))
     distance, _, index, pte_rows, result_rows = min(scored, key=lambda s: s[:3])
     closest = candidates[index]
-    clean = not outcome.bugs and not outcome.violations and outcome.deadlock is None
-    if distance == 0 and clean:
+    violations = () if contract else tuple(outcome.violations)
+    properties_differ = bool(
+        state_properties(outcome.state, {**closest.vma_prot, **outcome.vma_prot})
+        - state_properties(closest.state, closest.vma_prot)
+    )
+    clean = not outcome.bugs and not violations and outcome.deadlock is None
+    if distance == 0 and clean and not (contract and properties_differ):
         return Judgement(outcome, None, closest.allowances, closest)
     signatures = _signatures(program, closest, outcome, pte_rows, result_rows)
+    if contract:
+        signatures = tuple(s for s in signatures if s.level == CONTRACT)
     divergence = Divergence(
         signatures=signatures,
         closest=closest,
         pte_rows=tuple(pte_rows),
         result_rows=tuple(result_rows),
         bugs=tuple(outcome.bugs),
-        violations=tuple(outcome.violations),
+        violations=violations,
         deadlock=outcome.deadlock,
     )
     return Judgement(outcome, divergence, frozenset(), None)
+
+
+def contract_view(state: Mapping[Key, PteState]) -> dict[Key, PteState]:
+    """Each pte as the contract sees it: only the data a read of the page would return (0 for a
+    none pte); kind, write bit, frame, node and device are the implementation's business."""
+    return {
+        key: PteState("present", data=pte.data if pte.kind != "none" else 0)
+        for key, pte in state.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------

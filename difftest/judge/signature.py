@@ -30,6 +30,39 @@ FAMILIES: tuple[str, ...] = (
 )
 PARAMETRISED = frozenset({"kernel-bug", "result", "invariant"})
 
+# The two levels of observation (docs/semantics.md, "Two levels"). Contract: what Linux promises
+# a program on every kernel (results, data, signals, COW isolation); implementation: how the
+# 2006 code keeps that promise (pte kinds, write bits, frame identity, nodes, swap devices,
+# invariants), which later kernels may do differently.
+CONTRACT = "contract"
+IMPLEMENTATION = "implementation"
+LEVEL_NAMES: tuple[str, ...] = (CONTRACT, "all")
+LEVELS: dict[str, str] = {
+    "kernel-bug": CONTRACT,  # the task dies: the program sees it
+    "orphan-migration-entry": IMPLEMENTATION,
+    "shared-writable": CONTRACT,  # a write would reach another process: COW isolation
+    "writable-in-readonly-vma": CONTRACT,  # a write would succeed where SIGSEGV is promised
+    "deadlock": CONTRACT,  # the call never returns
+    "result": CONTRACT,
+    "data": CONTRACT,
+    "pte-kind": IMPLEMENTATION,
+    "pte-writable": IMPLEMENTATION,
+    "sharing": IMPLEMENTATION,
+    "node": IMPLEMENTATION,
+    "swap-device": IMPLEMENTATION,
+    "invariant": IMPLEMENTATION,
+}
+# Per-pte observations (the differ's field names) and their level: only the data a read would
+# return is promised; the rest is the 2006 implementation.
+FIELD_LEVELS: dict[str, str] = {
+    "kind": IMPLEMENTATION,
+    "writable": IMPLEMENTATION,
+    "sharing": IMPLEMENTATION,
+    "node": IMPLEMENTATION,
+    "data": CONTRACT,
+    "swap": IMPLEMENTATION,
+}
+
 # The per-pte field that differs -> the class it signs.
 FIELD_CLASS: dict[str, str] = {
     "kind": "pte-kind",
@@ -52,8 +85,24 @@ class Signature:
     def family(self) -> str:
         return self.cls.split(":", 1)[0]
 
+    @property
+    def level(self) -> str:
+        return level_of(self.cls)
+
     def __str__(self) -> str:
         return self.cls if self.op is None else f"{self.cls}@{self.op}"
+
+
+def level_of(cls: str) -> str:
+    """`contract` or `implementation` for a signature class (unknown families: implementation)."""
+    return LEVELS.get(cls.split(":", 1)[0], IMPLEMENTATION)
+
+
+def check_level(level: str) -> str:
+    """A `--level` value, checked: `contract` compares contract classes only, `all` every class."""
+    if level not in LEVEL_NAMES:
+        raise ValueError(f"unknown level {level!r}: choose {' or '.join(LEVEL_NAMES)}")
+    return level
 
 
 def family_rank(cls: str) -> int:

@@ -18,7 +18,7 @@ from typing import Literal
 
 from ptediff.core.errors import SpecError
 from ptediff.core.outcome import format_result
-from ptediff.core.program import Expect, Fault, Op, Program, Result
+from ptediff.core.program import HOLDS, Expect, Fault, Op, Program, Result, StateCheck
 from ptediff.judge.check import ImplRef, check, locate, spec_outcomes
 from ptediff.judge.differ import Judgement
 from ptediff.judge.signature import matches
@@ -38,6 +38,9 @@ class Miss:
     def describe(self, ops: Sequence[Op]) -> str:
         where = f"line {self.line}" if self.line is not None else f"op {self.op}"
         read = _is_read(ops[self.op])
+        if isinstance(ops[self.op], StateCheck):
+            found = "no result" if self.got is None else f"the pte is {self.got}"
+            return f"{where}: `{_op_text(ops[self.op])}` does not hold: {found}"
         got = "no result" if self.got is None else format_result(self.got, value=read)
         return (f"{where}: `{_op_text(ops[self.op])}` expected "
                 f"{format_result(self.expected, value=read)}, got {got}")
@@ -61,15 +64,17 @@ def evaluate(
     judgement: Judgement | None = None,
     check_invariants: bool = True,
     locate_ops: bool = True,
+    level: str = "all",
 ) -> Verdict:
     """Check `program`'s expectations for one implementation (run it unless `judgement` is
     given). Raises SpecError when a `=>` does not hold in the spec itself."""
     check_spec_expectations(program)
     name = impl_name(impl)
     if judgement is None:
-        judgement = check(program, impl, check_invariants=check_invariants)
+        judgement = check(program, impl, check_invariants=check_invariants, level=level)
         if locate_ops and not judgement.agrees:
-            judgement = locate(program, impl, judgement, check_invariants=check_invariants)
+            judgement = locate(program, impl, judgement, check_invariants=check_invariants,
+                               level=level)
     expect = expectation_for(program, name)
     misses = tuple(broken_expectations(program, judgement.outcome.results))
     ops = program.ops()
@@ -125,17 +130,18 @@ def broken_expectations(program: Program, results: Mapping[int, Result]) -> list
     """The `=> RESULT`s that `results` does not meet."""
     misses = []
     for op_id, op in enumerate(program.ops()):
-        if op.expect is None:
+        wanted = HOLDS if isinstance(op, StateCheck) else op.expect
+        if wanted is None:
             continue
         got = results.get(op_id)
-        if got != op.expect or type(got) is not type(op.expect):
-            misses.append(Miss(op_id, op.pos.line if op.pos else None, op.expect, got))
+        if got != wanted or type(got) is not type(wanted):
+            misses.append(Miss(op_id, op.pos.line if op.pos else None, wanted, got))
     return misses
 
 
 def check_spec_expectations(program: Program) -> None:
     """Raise SpecError naming the first `=>` that some allowed spec outcome does not meet."""
-    if not any(op.expect is not None for op in program.ops()):
+    if not any(op.expect is not None or isinstance(op, StateCheck) for op in program.ops()):
         return
     ops = program.ops()
     for outcome in spec_outcomes(program):

@@ -34,9 +34,9 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
         blocks.append(Text(f"{impl} agrees with the spec{allowance_note(judgement.allowances)}."))
         return blocks
     blocks.append(table(
-        ("signature", "first shows at"),
-        ([sig.cls, describe_op(ops, sig.op)] for sig in divergence.signatures),
-        title=f"{impl} diverges from the spec",
+        ("signature", "level", "first shows at"),
+        ([sig.cls, sig.level, describe_op(ops, sig.op)] for sig in divergence.signatures),
+        title=f"{impl} diverges from the spec ({divergence.level} level)",
     ))
     if divergence.pte_rows:
         blocks.append(pte_table(divergence.pte_rows, impl))

@@ -15,6 +15,7 @@ from ptediff.core.errors import DslError, DslSyntaxError, DslValidationError, Pt
 from ptediff.core.outcome import PteState
 from ptediff.core.program import Expect, Op, Program
 from ptediff.judge.differ import Judgement
+from ptediff.judge.signature import level_of
 from ptediff.judge.verdict import Verdict
 from ptediff.report.hunt import HuntFinding
 from ptediff.report.inventory import CheckedFile, class_path
@@ -159,8 +160,10 @@ def divergence_json(program: Program, judgement: Judgement) -> Json | None:
         return None
     ops = program.ops()
     return {
+        "level": divergence.level,
         "signatures": [
-            {"class": s.cls, "op": s.op, "line": op_line(ops, s.op)} for s in divergence.signatures
+            {"class": s.cls, "level": s.level, "op": s.op, "line": op_line(ops, s.op)}
+            for s in divergence.signatures
         ],
         "ptes": [
             {
@@ -260,6 +263,7 @@ def _explored_impl(program: Program, impl: ImplReport, unexpected: str | None) -
         witness = impl.witness(cls)
         signatures.append({
             "class": cls,
+            "level": level_of(cls),
             "observation": impl.observe(cls),
             "count": impl.hits(cls),
             "ops": first_ops,

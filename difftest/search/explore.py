@@ -51,6 +51,7 @@ def explore(
     preemption_bound: int | None = 2,
     max_schedules: int | None = None,
     check_invariants: bool = True,
+    level: str = "all",
 ) -> ExploreReport:
     """Run every schedule of `program` (up to the preemption bound) on each implementation.
 
@@ -62,7 +63,7 @@ def explore(
     started = time.perf_counter()
     check_limits(preemption_bound, max_schedules)
     resolved = resolve_impls(impls)
-    judge, spec_outcomes = spec_judge(program)
+    judge, spec_outcomes = spec_judge(program, level=level)
     reports = []
     for name, kernel in resolved:
         enumerator = ScheduleEnumerator(

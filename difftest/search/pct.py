@@ -168,12 +168,13 @@ def pct(
     depth: int,
     seed: int,
     check_invariants: bool = True,
+    level: str = "all",
 ) -> ExploreReport:
     """`runs` PCT schedules of bug depth `depth` per implementation, reproducible by `seed`."""
     started = time.perf_counter()
     check_pct_arguments(runs, depth)
     resolved = resolve_impls(impls)
-    judge, spec_outcomes = spec_judge(program)
+    judge, spec_outcomes = spec_judge(program, level=level)
     reports = []
     parameters = None
     for name, kernel in resolved:

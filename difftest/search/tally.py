@@ -119,15 +119,16 @@ class Verdict:
 Judge = Callable[[Outcome], Verdict]
 
 
-def spec_judge(program: Program) -> tuple[Judge, int]:
-    """A judge against the spec's allowed outcomes (computed once), and how many there are."""
+def spec_judge(program: Program, *, level: str = "all") -> tuple[Judge, int]:
+    """A judge against the spec's allowed outcomes (computed once), and how many there are
+    (`level`: `all` or `contract`, as for `ptediff.judge.differ.judge`)."""
     from ptediff import spec
     from ptediff.judge import differ
 
     allowed = spec.run(program)
 
     def judge(outcome: Outcome) -> Verdict:
-        judgement = differ.judge(program, allowed, outcome)
+        judgement = differ.judge(program, allowed, outcome, level=level)
         divergence = judgement.divergence
         signatures = () if divergence is None else divergence.signatures
         return Verdict(

@@ -61,8 +61,9 @@ def test_expected_divergence_passes_with_its_tables(
     assert verdict[:4] == ["prefix-cow-fork-write", "diverges", "shared-writable", "diverges:"]
     assert verdict[-1] == "ok"
     # signatures with the line of the operation where each first shows
-    assert _row(out, "shared-writable") == words("shared-writable L7 migrate p0 0x1000 1 unlocked")
-    assert _row(out, "data")[:2] == ["data", "L10"]
+    assert _row(out, "shared-writable") == words(
+        "shared-writable contract L7 migrate p0 0x1000 1 unlocked")
+    assert _row(out, "data")[:3] == ["data", "contract", "L10"]
     # the ptes side by side: spec private and read-only in p0; the model shares one writable page
     assert _row(out, "p0") == (
         words("p0 0x1000 present no P0 1 0xaa present yes* P0* 1 0xbb*")
