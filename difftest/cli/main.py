@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ptediff.cli import evaluate as evaluate_cli
 from ptediff.cli.explore import DEFAULT_PCT_DEPTH, DEFAULT_PCT_SEED, cmd_explore
 from ptediff.cli.hunt import DEFAULT_HUNT_SECONDS, cmd_hunt
 from ptediff.cli.output import EXIT_ERROR, EXIT_OK, print_error
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also report kernel invariant violations (slower)")
     _add_format_option(hunt)
     hunt.set_defaults(run=cmd_hunt)
+
+    evaluate = evaluate_cli.add_parser(commands)
+    _add_format_option(evaluate)
+    evaluate.set_defaults(run=evaluate_cli.cmd_evaluate)
 
     run = commands.add_parser("run", help="run .pte files on the spec and implementations")
     _add_paths_argument(run)

@@ -10,6 +10,7 @@ from ptediff.core.errors import DslError
 from ptediff.core.program import Program
 from ptediff.dsl.parse import parse
 from ptediff.report.blocks import Block, Cell, Heading, Listing, Text, table
+from ptediff.report.grouping import bug_blocks, bugs_of, bugs_table
 from ptediff.report.operations import describe_op
 
 if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
@@ -48,11 +49,13 @@ def hunt_blocks(
 ) -> list[Block]:
     """The summary table (implementation × signature class), then each minimal program."""
     seed = "no seed" if hunted.seed is None else f"seed {hunted.seed}"
+    bugs = bugs_of(findings)
     blocks: list[Block] = [
         Heading("hunt"),
         Text(
             f"{hunted.examples} examples in {hunted.seconds:.1f} s ({seed}, profile "
-            f"{hunted.profile}); {len(findings)} divergence class(es) found."
+            f"{hunted.profile}); {len(findings)} divergence class(es) found: "
+            f"{len(bugs)} bug{'s' * (len(bugs) != 1)}."
         ),
     ]
     rows: list[list[Cell]] = []
@@ -82,8 +85,11 @@ def hunt_blocks(
         title="divergences (examples and seconds to the first failure; size of the minimal "
               "program)",
     ))
-    for item in findings:
-        blocks.extend(_finding_blocks(item))
+    if bugs:
+        blocks.append(bugs_table(bugs))
+    items = {id(item.finding): item for item in findings}
+    for number, bug in enumerate(bugs, start=1):  # one entry per bug, its classes inside
+        blocks.extend(bug_blocks(number, bug, items, _finding_blocks))
     return blocks
 
 

@@ -300,6 +300,8 @@ def _explored_impl(program: Program, impl: ImplReport, unexpected: str | None) -
 
 
 def hunt_json(hunted: HuntReport, findings: Sequence[HuntFinding]) -> Json:
+    from ptediff.report.grouping import bugs_json, bugs_of
+
     return document(
         "hunt",
         impls=list(hunted.impls),
@@ -312,6 +314,7 @@ def hunt_json(hunted: HuntReport, findings: Sequence[HuntFinding]) -> Json:
         passed=all(item.expected for item in findings) and not hunted.errors,
         errors=list(hunted.errors),
         findings=[_finding_json(item) for item in findings],
+        bugs=bugs_json(bugs_of(findings), findings),
     )
 
 
