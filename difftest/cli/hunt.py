@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from ptediff.cli.campaign import campaign_of
 from ptediff.cli.implementations import resolve_impls
 from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
 from ptediff.report import report_json
@@ -77,7 +78,7 @@ class ProgressLine:
 
 
 def cmd_hunt(args: argparse.Namespace) -> int:
-    from ptediff.search.hunt import hunt
+    from ptediff.search.jobs import run_campaign
     from ptediff.search.profiles import PROFILES
 
     if args.profile not in PROFILES:
@@ -92,17 +93,9 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     if not args.no_progress:
         progress = ProgressLine(sys.stderr, max_examples=args.max_examples, seconds=seconds,
                                 tty=sys.stderr.isatty())
+    campaign = campaign_of(args, chosen, seconds)
     try:
-        found = hunt(
-            chosen or None,
-            max_examples=args.max_examples,
-            seconds=seconds,
-            seed=args.seed,
-            profile=args.profile,
-            save_dir=args.save,
-            progress=progress,
-            check_invariants=args.invariants,
-        )
+        found = run_campaign(args.jobs, campaign, progress)
     except BaseException:
         if progress is not None:
             progress.close()

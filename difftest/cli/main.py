@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ptediff.cli import evaluate as evaluate_cli
+from ptediff.cli.campaign import add_campaign_options, add_stats_command
 from ptediff.cli.explore import DEFAULT_PCT_DEPTH, DEFAULT_PCT_SEED, cmd_explore
 from ptediff.cli.hunt import DEFAULT_HUNT_SECONDS, cmd_hunt
 from ptediff.cli.output import EXIT_ERROR, EXIT_OK, print_error
@@ -81,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     hunt.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     hunt.add_argument("--invariants", action="store_true",
                       help="also report kernel invariant violations (slower)")
+    add_campaign_options(hunt)
     _add_format_option(hunt)
     hunt.set_defaults(run=cmd_hunt)
+    add_stats_command(commands, _add_format_option)
 
     evaluate = evaluate_cli.add_parser(commands)
     _add_format_option(evaluate)

@@ -3,6 +3,11 @@
 Every node is a frozen dataclass. Source positions ride along for error messages and reports
 but never take part in equality, so a parsed program equals a generated or re-parsed one.
 
+Notes (`Notes`, the `notes` field of statements and of the program) and number spellings (the
+`spelling` field of operations) record what a person wrote that does not change the meaning:
+comments, blank lines, decimal or hex. The parser fills them in and the printer writes them
+back (`ptediff fmt` keeps them); like positions, they never take part in equality.
+
 Operation identity: `Program.ops()` lists every operation in program order (a parallel block
 contributes thread 0's operations, then thread 1's, ...). An operation's index in that list is
 its *op id*; results, bugs and signatures refer to operations by op id.
@@ -31,6 +36,36 @@ class Pos:
 
     line: int
     column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notes:
+    """Comments and blank lines around a statement, kept by the parser for the printer.
+
+    `before`: the lines between the previous statement's line and this one, in order: a
+    comment's text (without `#` and one space), or None for a run of blank lines. `after`: the
+    comment at the end of the statement's own line. For a block (thread, parallel) `inner` and
+    `close` are the same for its closing `}` line; for a whole program `before` is the layout of
+    the leading comments (blank lines included) and `inner` what follows the last statement.
+    """
+
+    before: tuple[str | None, ...] = ()
+    after: str | None = None
+    inner: tuple[str | None, ...] = ()
+    close: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.before or self.after is not None or self.inner or self.close is not None)
+
+    def comments(self) -> list[str]:
+        """Every comment text held, in order."""
+        texts = [*self.before, self.after, *self.inner, self.close]
+        return [text for text in texts if text is not None]
+
+
+NO_NOTES = Notes()
+# (field name, 10 or 16): how each number of an operation was written; `expect` for its result.
+Spelling = tuple[tuple[str, int], ...]
 
 
 class Prot(StrEnum):
@@ -63,6 +98,8 @@ class Op:
     KIND: ClassVar[str] = ""
     expect: Result | None = field(default=None, kw_only=True)  # `=> RESULT`
     pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
+    notes: Notes = field(default=NO_NOTES, compare=False, repr=False, kw_only=True)
+    spelling: Spelling = field(default=(), compare=False, repr=False, kw_only=True)
 
     @property
     def procs(self) -> tuple[str, ...]:
@@ -247,6 +284,7 @@ OP_KINDS: dict[str, type[Op]] = {
 class Thread:
     ops: tuple[Op, ...]
     pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
+    notes: Notes = field(default=NO_NOTES, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -256,6 +294,7 @@ class Parallel:
     threads: tuple[Thread, ...]
     schedule: tuple[int, ...] | None = None
     pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
+    notes: Notes = field(default=NO_NOTES, compare=False, repr=False, kw_only=True)
 
 
 Step = Op | Parallel
@@ -269,6 +308,7 @@ class Expect:
     verdict: Literal["agrees", "diverges"]
     signatures: tuple[str, ...] = ()
     pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
+    notes: Notes = field(default=NO_NOTES, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -278,6 +318,8 @@ class Program:
     expects: tuple[Expect, ...] = ()
     comments: tuple[str, ...] = ()  # the file's leading comment lines, without "# "
     source: str | None = field(default=None, compare=False, repr=False, kw_only=True)
+    notes: Notes = field(default=NO_NOTES, compare=False, repr=False, kw_only=True)
+    config_notes: Notes = field(default=NO_NOTES, compare=False, repr=False, kw_only=True)
 
     def ops(self) -> list[Op]:
         """Every operation in op-id order."""

@@ -1,4 +1,8 @@
-"""The lark parse tree to the program AST (`ptediff.core.program`), with field positions."""
+"""The lark parse tree to the program AST (`ptediff.core.program`), with field positions.
+
+Besides the AST it records, for `ptediff.dsl.notes`, where each statement starts and where each
+block closes, and how each number was spelled (decimal or hex).
+"""
 
 from __future__ import annotations
 
@@ -52,15 +56,37 @@ class _ConfigLine:
 class _Result:
     value: Result
     pos: Pos
+    base: int | None  # 10 or 16 for a number, None for a name
 
 
 def _pos(token: Token) -> Pos:
     return Pos(token.line or 0, token.column or 0)
 
 
-def _number(token: Token) -> int:
-    text = str(token)
-    return int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+# No field takes a value of 2**64 or more: a longer number is refused before it is converted
+# (Python's int() refuses decimals past 4,300 digits, and the messages would print it).
+MAX_DIGITS = {10: len(str(2**64 - 1)), 16: 16}
+
+
+def _base(token: Token) -> int:
+    return 16 if str(token)[:2].lower() == "0x" else 10
+
+
+class NumberTooLarge(Problem):
+    def __init__(self, digits: int) -> None:
+        super().__init__(
+            f"a number of {digits} digits is too large",
+            "no value in a program reaches 2**64 (0xffffffffffffffff)",
+        )
+
+
+def number_value(text: str) -> int:
+    """The value of a NUMBER token's text; NumberTooLarge past 2**64's digit count."""
+    base = 16 if text[:2].lower() == "0x" else 10
+    digits = (text[2:] if base == 16 else text).lstrip("0")
+    if len(digits) > MAX_DIGITS[base]:
+        raise NumberTooLarge(len(digits))
+    return int(digits or "0", base)
 
 
 class ToProgram(Transformer[Token, Program]):
@@ -69,6 +95,18 @@ class ToProgram(Transformer[Token, Program]):
     def __init__(self, source: SourceText) -> None:
         super().__init__()
         self.source = source
+        # For ptediff.dsl.notes: (position, node) of every statement and of every closing `}`
+        # (the nodes are kept alive, so their ids stay valid), and each op's number bases.
+        self.starts: list[tuple[Pos, object]] = []
+        self.closes: list[tuple[Pos, object]] = []
+        self.spellings: dict[int, tuple[tuple[str, int], ...]] = {}
+        self.config_line: _ConfigLine | None = None
+
+    def _number(self, token: Token) -> int:
+        try:
+            return number_value(str(token))
+        except Problem as problem:
+            raise self.fail(problem, _pos(token)) from None
 
     def fail(self, problem: Problem, pos: Pos | None) -> DslError:
         return self.source.error(problem.message, pos, problem.hint)
@@ -88,13 +126,15 @@ class ToProgram(Transformer[Token, Program]):
         for key, value in items:
             if str(key) in values:
                 raise self.fail(Problem(f"{key} is set twice", "set each key once"), _pos(key))
-            written = _number(value) if value.type == "NUMBER" else str(value)
+            written = self._number(value) if value.type == "NUMBER" else str(value)
             try:
                 values[str(key)] = config_value(str(key), written)
             except Problem as problem:
                 at = value if str(key) in _CONFIG_KEYS else key
                 raise self.fail(problem, _pos(at)) from None
-        return _ConfigLine(Config(**values), _pos(keyword))  # type: ignore[arg-type]
+        line = _ConfigLine(Config(**values), _pos(keyword))  # type: ignore[arg-type]
+        self.starts.append((line.pos, line))
+        return line
 
     def expect(self, children: list[Token]) -> Expect:
         keyword, impl, verdict, *signatures = children
@@ -104,28 +144,30 @@ class ToProgram(Transformer[Token, Program]):
         node = Expect(str(impl), verdict_word, tuple(map(str, signatures)), pos=_pos(keyword))
         positions = {f"signatures.{i}": _pos(token) for i, token in enumerate(signatures)}
         self.remember(node, {"impl": _pos(impl), **positions})
+        self.starts.append((_pos(keyword), node))
         return node
 
     # -- operations
 
     def result(self, children: list[Token]) -> _Result:
         _arrow, *rest = children
+        base = _base(rest[-1]) if rest[-1].type == "NUMBER" else None
         try:
             if len(rest) == 1 and rest[0].type == "NUMBER":
-                value: Result = _number(rest[0])
+                value: Result = number_value(str(rest[0]))
             elif len(rest) == 1:
                 value = result_named(str(rest[0]))
             elif rest[1].type == "NUMBER":
-                value = -_number(rest[1])
+                value = -number_value(str(rest[1]))
             else:
                 value = errno_result(str(rest[1]))
         except Problem as problem:
             raise self.fail(problem, _pos(rest[-1])) from None
-        return _Result(value, _pos(rest[0]))
+        return _Result(value, _pos(rest[0]), base)
 
-    def prio(self, children: list[Token]) -> tuple[int, Pos]:
+    def prio(self, children: list[Token]) -> tuple[int, Pos, int]:
         sign = -1 if children[2].type == "MINUS" else 1
-        return sign * _number(children[-1]), _pos(children[2])
+        return sign * self._number(children[-1]), _pos(children[2]), _base(children[-1])
 
     def _op(self, cls: type[Op], children: list[Any], **parts: Any) -> Op:
         """Build `cls` from `parts` (field -> token, or (value, pos)) and the optional result."""
@@ -133,18 +175,29 @@ class ToProgram(Transformer[Token, Program]):
         result = children[-1] if isinstance(children[-1], _Result) else None
         values: dict[str, Any] = {}
         positions: dict[str, Pos] = {}
+        spelling: list[tuple[str, int]] = []
         for name, part in parts.items():
             if isinstance(part, tuple):
-                values[name], positions[name] = part
+                values[name], positions[name] = part[:2]
+                if len(part) > 2:
+                    spelling.append((name, part[2]))
             elif isinstance(part, Token):
                 positions[name] = _pos(part)
-                values[name] = _number(part) if part.type == "NUMBER" else str(part)
+                if part.type == "NUMBER":
+                    values[name] = self._number(part)
+                    spelling.append((name, _base(part)))
+                else:
+                    values[name] = str(part)
             else:
                 values[name] = part
         if result is not None:
             positions["expect"] = result.pos
+            if result.base is not None:
+                spelling.append(("expect", result.base))
         node = cls(**values, expect=None if result is None else result.value, pos=_pos(keyword))
         self.remember(node, positions)
+        self.starts.append((_pos(keyword), node))
+        self.spellings[id(node)] = tuple(spelling)
         return node
 
     def _prot(self, token: Token) -> tuple[Any, Pos]:
@@ -220,7 +273,10 @@ class ToProgram(Transformer[Token, Program]):
                     ),
                     item.pos,
                 )
-        return Thread(tuple(items), pos=_pos(keyword))
+        node = Thread(tuple(items), pos=_pos(keyword))
+        self.starts.append((_pos(keyword), node))
+        self.closes.append((_pos(_rbrace), node))
+        return node
 
     def parallel(self, children: list[Any]) -> Parallel:
         keyword, _lbrace, *rest = children
@@ -228,9 +284,12 @@ class ToProgram(Transformer[Token, Program]):
         if rest and isinstance(rest[-1], list):
             schedule_tokens = rest.pop()
         threads = tuple(item for item in rest if isinstance(item, Thread))
-        schedule = None if schedule_tokens is None else tuple(map(_number, schedule_tokens))
+        schedule = None if schedule_tokens is None else tuple(map(self._number, schedule_tokens))
         node = Parallel(threads, schedule, pos=_pos(keyword))
         self.remember(node, {f"schedule.{i}": _pos(t) for i, t in enumerate(schedule_tokens or ())})
+        self.starts.append((_pos(keyword), node))
+        closing = next(t for t in rest if isinstance(t, Token) and t.type == "RBRACE")
+        self.closes.append((_pos(closing), node))
         return node
 
     # -- the file
@@ -270,6 +329,7 @@ class ToProgram(Transformer[Token, Program]):
                 )
             else:
                 steps.append(statement)
+        self.config_line = config
         first_line = min((s.pos.line for s in statements if s.pos is not None), default=None)
         return Program(
             tuple(steps),

@@ -12,6 +12,7 @@ from ptediff.dsl.parse import parse
 from ptediff.report.blocks import Block, Cell, Heading, Listing, Text, table
 from ptediff.report.grouping import bug_blocks, bugs_of, bugs_table
 from ptediff.report.operations import describe_op
+from ptediff.report.stats import campaign_blocks
 
 if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
     from ptediff.search.findings import Finding, HuntReport
@@ -90,6 +91,7 @@ def hunt_blocks(
     items = {id(item.finding): item for item in findings}
     for number, bug in enumerate(bugs, start=1):  # one entry per bug, its classes inside
         blocks.extend(bug_blocks(number, bug, items, _finding_blocks))
+    blocks.extend(campaign_blocks(hunted))
     return blocks
 
 

@@ -315,6 +315,9 @@ def hunt_json(hunted: HuntReport, findings: Sequence[HuntFinding]) -> Json:
         errors=list(hunted.errors),
         findings=[_finding_json(item) for item in findings],
         bugs=bugs_json(bugs_of(findings), findings),
+        jobs=hunted.jobs,
+        replayed=hunted.replayed,
+        coverage=hunted.coverage.to_json() if hunted.coverage is not None else None,
     )
 
 
@@ -340,6 +343,7 @@ def _finding_json(item: HuntFinding) -> Json:
         "saved": str(finding.saved) if finding.saved is not None else None,
         "program": item.text,
         "detail": finding.detail or None,
+        "from_database": finding.from_database,
         "divergence": (
             divergence_json(item.program, finding.judgement)
             if finding.judgement is not None

@@ -12,6 +12,7 @@ from ptediff.core.program import Program
 from ptediff.dsl.printer import format_program
 from ptediff.judge.differ import Judgement
 from ptediff.search import profiles
+from ptediff.search.coverage import KernelCoverage
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Finding:
     saved: Path | None = None
     classification: str | None = None  # fixed / fix-incomplete / spec-gap / agree
     detail: str = ""  # for a crash: the exception
+    from_database: bool = False  # replayed from a campaign database, not generated
 
     @property
     def text(self) -> str:
@@ -65,6 +67,9 @@ class HuntReport:
     budget_seconds: float | None = None
     errors: list[str] = field(default_factory=list)  # hypothesis errors other than divergences
     interrupted: bool = False  # stopped by Ctrl-C (the chunk running then is lost)
+    coverage: KernelCoverage | None = None  # modelled kernel functions the programs reached
+    replayed: int = 0  # programs replayed from a campaign database before the search
+    jobs: int = 1  # worker processes (`ptediff.search.jobs` merges their reports)
 
     def finding(self, impl: str, signature: str) -> Finding | None:
         return next((f for f in self.findings if (f.impl, f.signature) == (impl, signature)), None)

@@ -25,16 +25,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from hypothesis import Verbosity, settings
 from hypothesis import seed as with_seed
 from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
 from ptediff import impls as models
 from ptediff.core.errors import PtediffError
 from ptediff.core.program import Program
 from ptediff.judge.check import check, check_located
 from ptediff.judge.differ import Judgement, classify
 from ptediff.search import profiles
+from ptediff.search.coverage import KernelCoverage
+from ptediff.search.database import campaign_keys, stored_programs, without_reuse
 from ptediff.search.findings import Finding, HuntReport, ProgramSize
 from ptediff.search.property import (
     BudgetSpent,
@@ -68,6 +72,18 @@ class HuntError(PtediffError):
     """A hunt that cannot start: a bad budget or an unknown profile."""
 
 
+class Exchange(Protocol):
+    """How parallel workers of one campaign (`ptediff.search.jobs`) share what each found."""
+
+    def found_elsewhere(self) -> Collection[ClassKey]:
+        """Classes other workers found since the last call: this worker stops looking."""
+        ...
+
+    def announce(self, keys: Collection[ClassKey]) -> None:
+        """Classes this worker has just found."""
+        ...
+
+
 def hunt(
     impls: Sequence[ImplRef] | None = None,
     *,
@@ -80,6 +96,8 @@ def hunt(
     check_invariants: bool = False,
     strategy: st.SearchStrategy[Program] | None = None,
     until: Collection[tuple[str, str]] = (),
+    database: ExampleDatabase | None = None,
+    exchange: Exchange | None = None,
 ) -> HuntReport:
     """Search the given implementations (default: every registered one) for divergences.
 
@@ -87,6 +105,9 @@ def hunt(
     profile's max_examples. The hunt stops when either is spent, or as soon as every
     (implementation, signature class) pair in `until` has been found (class `ANY_CLASS`, "*":
     any class of that implementation).
+
+    `database` (`ptediff.search.database`): a campaign database; the hunt first replays every
+    failure stored there, then saves each new one. `exchange`: see `Exchange`.
     """
     base = _profile(profile)
     if max_examples is None and seconds is None:
@@ -103,7 +124,21 @@ def hunt(
         max_examples=max_examples,
         budget_seconds=seconds,
     )
+    report.coverage = KernelCoverage.of(kernel for _, kernel in named)
     search = _Search(named, report, progress, seconds, check_invariants, strategy)
+    if database is not None:
+        replayed = stored_programs(database, campaign_keys(database), strategy)
+        report.replayed = len(replayed)
+        for divergence in search.replay(replayed):
+            if divergence.key in search.found:  # already found as another's twin
+                continue
+            search.found.add(divergence.key)
+            start = len(report.findings)
+            _record(report, search, divergence, save_dir, check_invariants)
+            for finding in report.findings[start:]:
+                finding.from_database = True
+        if exchange is not None:
+            exchange.announce(search.found)
     remaining = max_examples
     wanted = set(until)
     while (
@@ -111,6 +146,10 @@ def hunt(
         and not search.out_of_time()
         and not _all_found(wanted, search.found)
     ):
+        if exchange is not None:
+            search.found.update(exchange.found_elsewhere())
+            if wanted and wanted <= search.found:
+                break
         size = CHUNK_EXAMPLES if remaining is None else min(CHUNK_EXAMPLES, remaining)
         chunk_settings = settings(
             base,
@@ -119,12 +158,21 @@ def hunt(
             verbosity=Verbosity.quiet,
             report_multiple_bugs=True,
         )
+        if database is not None:  # replayed above: save new failures, never prune shared ones
+            chunk_settings = settings(
+                chunk_settings,
+                database=database,
+                derandomize=False,  # the chunk seed below keeps a derandomized profile's runs
+                phases=without_reuse(chunk_settings.phases),
+            )
         chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
         try:
             for divergence in search.run_chunk(chunk_settings, chunk_seed):
                 if divergence.key not in search.found:  # else already found as another's twin
                     search.found.add(divergence.key)
                     _record(report, search, divergence, save_dir, check_invariants)
+                    if exchange is not None:
+                        exchange.announce(search.found)
         except KeyboardInterrupt:  # Ctrl-C ends the hunt with what it has found so far
             report.interrupted = True
             break
@@ -219,6 +267,7 @@ class _Search:
             deadline=None if self.seconds is None else self.started + self.seconds,
             schedule_variants=SCHEDULE_VARIANTS,
             shrink_budget=SHRINK_BUDGET,
+            coverage=self.report.coverage,
         )
         test = differential_test(prop, self.strategy)
         if chunk_seed is not None:
@@ -237,6 +286,31 @@ class _Search:
         else:
             return []
         new = {d.key: d for d in divergences if d.key not in self.found}
+        return sorted(new.values(), key=lambda d: (self.report.impls.index(d.impl), d.cls))
+
+
+    def replay(self, programs: Sequence[Program]) -> list[DivergenceFound]:
+        """Run stored failures (a campaign database's) before any search: each divergence
+        class they show is a finding, first seen at its program."""
+        new: dict[ClassKey, DivergenceFound] = {}
+        for program in programs:
+            first = True
+            while True:  # the property raises one class per run: go on until none is new
+                prop = DifferentialProperty(
+                    self.named,
+                    check_invariants=self.check_invariants,
+                    ignore=frozenset(self.found | set(new)),
+                    observer=self.observe if first else None,
+                    schedule_variants=SCHEDULE_VARIANTS,
+                    coverage=self.report.coverage if first else None,
+                )
+                first = False
+                try:
+                    prop(program)
+                except DivergenceFound as divergence:
+                    new[divergence.key] = divergence
+                    continue
+                break
         return sorted(new.values(), key=lambda d: (self.report.impls.index(d.impl), d.cls))
 
 

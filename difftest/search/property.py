@@ -24,11 +24,15 @@ from functools import cache
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.internal.observability import observability_enabled
 from ptediff import impls
 from ptediff.core.outcome import Outcome
 from ptediff.core.program import Parallel, Program
+from ptediff.impls import coverage as kernel_coverage
 from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import Judgement, judge
+from ptediff.search import features
+from ptediff.search.coverage import KernelCoverage
 from ptediff.search.strategies import normalize_schedule, programs
 
 ImplRef = str | type  # a registered name, `package.module:Class`, or a Kernel subclass
@@ -127,6 +131,12 @@ class DifferentialProperty:
     deadline: float | None = None
     shrink_budget: int | None = None
     smallest: dict[ClassKey, DivergenceFound] = field(default_factory=dict, repr=False)
+    # When set, every program run counts the modelled kernel functions it reached (the hunt's
+    # coverage figure); under hypothesis observability they also become test-case features.
+    coverage: KernelCoverage | None = None
+    _reached: dict[Program, dict[str, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     _calls_since_failure: int | None = field(default=None, repr=False, compare=False)
     # Different choices often give the same program: remember the last runs (all deterministic),
     # and every failing one for good, so that replaying a failure after a budget is spent (or
@@ -147,6 +157,9 @@ class DifferentialProperty:
         runs = self._failing.get(program) or self.runs(program)
         if self.observer is not None:
             self.observer(program, [(run.name, run.judgement) for run in runs])
+        if observability_enabled() and hypothesis.currently_in_test_context():
+            found = features.program_features(program, runs, self._reached.get(program))
+            features.emit(program, found)
         if self.targets and hypothesis.currently_in_test_context():
             outcomes = [run.outcome for run in runs if run.outcome is not None]
             for label in RACE_TARGETS:
@@ -183,8 +196,12 @@ class DifferentialProperty:
             return self._runs[program]
         allowed = spec_outcomes(without_schedules(program))
         runs: list[_Run] = []
+        counting = self.coverage is not None or observability_enabled()
+        if counting:
+            kernel_coverage.begin()
         for variant in schedule_variants(program, self.schedule_variants):
-            for name, kernel in self.impls:
+            for name, model in self.impls:
+                kernel = kernel_coverage.counted(model) if counting else model
                 try:
                     outcome = impls.run(kernel, variant, check_invariants=self.check_invariants)
                 except Exception as crash:  # a model bug: its own class, not a traceback
@@ -198,9 +215,15 @@ class DifferentialProperty:
             else:
                 continue
             break
+        if counting:
+            reached = kernel_coverage.end()
+            self._reached[program] = reached
+            if self.coverage is not None:
+                self.coverage.record(reached)
         self._runs[program] = result = tuple(runs)
         if len(self._runs) > RUN_CACHE_SIZE:
-            self._runs.popitem(last=False)
+            evicted, _ = self._runs.popitem(last=False)
+            self._reached.pop(evicted, None)
         return result
 
 

@@ -14,7 +14,7 @@ from ptediff.dsl.parse import parse
 REPO = Path(__file__).resolve().parents[2]
 REGRESSIONS = REPO / "tests" / "regressions"
 
-MESSY = "map p0 4096 1 rw\nfault p0 0x1000 write 170\n"
+MESSY = "map p0   0x01000 1 rw\nfault p0 0X1000 write 0xAA\n"
 CANONICAL = "map      p0 0x1000 1 rw\nfault    p0 0x1000 write 0xaa\n"
 
 

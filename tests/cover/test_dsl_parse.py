@@ -174,13 +174,13 @@ def test_only_leading_comment_lines_are_kept() -> None:
     assert program.comments == ("!first", "  indented", "", "second paragraph")
 
 
-def test_comment_only_file_is_an_empty_program() -> None:
-    program = parse("# nothing to run\n\n# really\n")
-    assert program == Program((), comments=("nothing to run", "really"))
-
-
-def test_empty_text_is_an_empty_program() -> None:
-    assert parse("") == Program(())
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing to run\n\n# really\n",
+                                  "config nodes=3\nexpect postfix agrees\n"])
+def test_a_text_without_operations_is_a_validation_error(text: str) -> None:
+    # A regression file that runs nothing would pass vacuously (audit defect 13, r12).
+    with pytest.raises(DslValidationError, match=r"the file is empty|has no operation") as error:
+        parse(text, "empty.pte")
+    assert (error.value.filename, error.value.line, error.value.column) == ("empty.pte", 1, 1)
 
 
 def test_windows_line_ends_are_accepted() -> None:
@@ -231,7 +231,7 @@ def test_nodes_follow_the_config() -> None:
 
 
 def test_class_paths_are_accepted_as_implementations() -> None:
-    program = parse("expect mypkg.kernels:MyKernel diverges data kernel-bug:copy_one_pte")
+    program = parse("expect mypkg.kernels:MyKernel diverges data kernel-bug:copy_one_pte\nexit p0")
     assert program.expects == (
         Expect("mypkg.kernels:MyKernel", "diverges", ("data", "kernel-bug:copy_one_pte")),
     )

@@ -24,7 +24,7 @@ REGRESSIONS = Path(__file__).parents[1] / "regressions"
 
 
 def test_fork_example_canonical_text() -> None:
-    assert format_program(parse_file(REGRESSIONS / "example-fork.pte")) == (
+    assert format_program(parse_file(REGRESSIONS / "example-fork.pte"), notes=False) == (
         "# Fix 3: COW mappings not write-protected on fork, shown with three processes.\n"
         "# (The DSL reference example; its schedule lets the migration unmap both ptes before p1 "
         "forks.)\n"
@@ -44,7 +44,7 @@ def test_fork_example_canonical_text() -> None:
 
 
 def test_swap_example_canonical_text() -> None:
-    text = format_program(parse_file(REGRESSIONS / "example-swap.pte"))
+    text = format_program(parse_file(REGRESSIONS / "example-swap.pte"), notes=False)
     assert "config swap_bits=2\n\nswapon   4\nswapon   4 prio=5 => 0\n" in text
     assert (
         "parallel {\n"

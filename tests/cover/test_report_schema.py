@@ -109,7 +109,7 @@ def validate_report(document: Any) -> None:
 def test_schema_is_json_with_a_definition_per_command() -> None:
     schema = load_schema()
     commands = {option["$ref"].removeprefix("#/$defs/") for option in schema["oneOf"]}
-    assert commands == {"check", "impls", "run", "explore", "hunt", "evaluate"}
+    assert commands == {"check", "impls", "run", "explore", "hunt", "stats", "evaluate"}
     for name in commands:
         assert schema["$defs"][name]["properties"]["command"]["const"] == name
 
