@@ -20,7 +20,7 @@ INTERRUPTED = 130
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ptediff.report.chart import write_chart
+    from ptediff.report.chart import require_matplotlib, write_chart
     from ptediff.report.evaluate import evaluate_blocks
     from ptediff.report.evaluate_json import evaluate_json
     from ptediff.search.evaluate import STRATEGIES, default_tasks, evaluate
@@ -30,6 +30,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown profile {args.profile!r}: use one of {', '.join(PROFILES)}")
     if args.chart is not None and args.chart.is_dir():
         raise UsageError(f"--chart {args.chart}: a directory, not a .png file")
+    if args.chart is not None:
+        require_matplotlib()
     strategies = tuple(dict.fromkeys(args.strategies or STRATEGIES))
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
     seconds = args.seconds or (QUICK_SECONDS if args.quick else DEFAULT_SECONDS)

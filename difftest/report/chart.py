@@ -15,19 +15,23 @@ class ChartUnavailable(PtediffError):
     """matplotlib is not installed."""
 
 
-def write_chart(ev: Evaluation, path: str | Path) -> Path:
-    """Stacked horizontal bars, one per strategy: tasks solved within each bucket (the newly
-    solved ones per bucket), then the unsolved rest."""
+def require_matplotlib() -> None:
+    """Fail before a long evaluation, not after it, when the chart cannot be drawn."""
     try:
         import matplotlib
-
-        matplotlib.use("Agg")  # files only: never a window
-        import matplotlib.pyplot as plt
     except ImportError:
         raise ChartUnavailable(
             "the task-bucket chart needs matplotlib: pip install 'ptediff[plot]' "
             "(or leave out --chart)"
         ) from None
+    matplotlib.use("Agg")  # files only: never a window
+
+
+def write_chart(ev: Evaluation, path: str | Path) -> Path:
+    """Stacked horizontal bars, one per strategy: tasks solved within each bucket (the newly
+    solved ones per bucket), then the unsolved rest."""
+    require_matplotlib()
+    import matplotlib.pyplot as plt
     counts = ev.buckets()
     total = len(ev.tasks)
     fig, ax = plt.subplots(figsize=(9, 1.4 + 0.5 * len(ev.strategies)))

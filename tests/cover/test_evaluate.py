@@ -141,3 +141,6 @@ def test_chart_without_matplotlib_says_how_to_get_it(
     ev = Evaluation(default_tasks([EASY]), ("hunt",), (1,), 1.0)
     with pytest.raises(chart.ChartUnavailable, match=r"pip install 'ptediff\[plot\]'"):
         chart.write_chart(ev, tmp_path / "c.png")
+    # The command checks before it searches: a usage error (2), nothing run.
+    code = main(["evaluate", "--impl", EASY, "--chart", str(tmp_path / "c.png")])
+    assert code == 2 and not (tmp_path / "c.png").exists()
