@@ -122,6 +122,14 @@ class ForkNoAnonVmaLink(Mutant):
         """anon_vma_link() made a no-op."""
         yield from ()
 
+    def anon_vma_unlink(self, vma: Vma) -> KGen[None]:
+        """anon_vma_unlink() in mm/rmap.c: list_del of a vma never linked corrupts the list
+        (the child's list_head is a copy of its parent's): an oops, not a model crash."""
+        anon_vma = vma.anon_vma
+        self.bug_on(anon_vma is not None and vma not in anon_vma.vmas, "anon_vma_unlink",
+                    "list_del of a vma that is not on its anon_vma list")
+        yield from super().anon_vma_unlink(vma)
+
 
 class ForkLinkAtHead(Mutant):
     """anon_vma_link() (fork's link) inserts the child's vma at the head of the anon_vma list

@@ -63,6 +63,15 @@ class SplitNoAnonVmaLink(Mutant):
     def _anon_vma_link(self, vma: Vma) -> None:
         """__anon_vma_link() made a no-op."""
 
+    def anon_vma_unlink(self, vma: Vma) -> KGen[None]:
+        """anon_vma_unlink() in mm/rmap.c: list_del of a vma never linked corrupts the list
+        (the new vma's list_head is a copy of the one it was split from): an oops, not a
+        model crash."""
+        anon_vma = vma.anon_vma
+        self.bug_on(anon_vma is not None and vma not in anon_vma.vmas, "anon_vma_unlink",
+                    "list_del of a vma that is not on its anon_vma list")
+        yield from super().anon_vma_unlink(vma)
+
 
 class PrepareAtHead(Mutant):
     """anon_vma_prepare() inserts the vma at the head of the anon_vma list (fix 1 missed in
