@@ -11,7 +11,7 @@ from ptediff.core.program import Program
 from ptediff.dsl.parse import parse
 from ptediff.report.blocks import Block, Cell, Heading, Listing, Text, table
 from ptediff.report.grouping import bug_blocks, bugs_of, bugs_table
-from ptediff.report.operations import describe_op
+from ptediff.report.operations import describe_op, unlocked_note
 from ptediff.report.stats import campaign_blocks
 
 if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
@@ -51,14 +51,22 @@ def hunt_blocks(
     """The summary table (implementation × signature class), then each minimal program."""
     seed = "no seed" if hunted.seed is None else f"seed {hunted.seed}"
     bugs = bugs_of(findings)
-    blocks: list[Block] = [
-        Heading("hunt"),
-        Text(
-            f"{hunted.examples} examples in {hunted.seconds:.1f} s ({seed}, profile "
-            f"{hunted.profile}); {len(findings)} divergence class(es) found: "
-            f"{len(bugs)} bug{'s' * (len(bugs) != 1)}."
-        ),
-    ]
+    summary = (
+        f"{hunted.examples} examples in {hunted.seconds:.1f} s ({seed}, profile "
+        f"{hunted.profile}); {len(findings)} divergence class(es) found: "
+        f"{len(bugs)} bug{'s' * (len(bugs) != 1)}."
+    )
+    if hunted.interrupted:
+        summary = (
+            f"INTERRUPTED by {hunted.signal or 'SIGINT'} before the budget was spent: the report "
+            "so far. " + summary
+        )
+    if hunted.over_budget:
+        summary += (
+            f" {hunted.over_budget} example(s) skipped: a tool limit was reached (budget "
+            "exceeded, no verdict)."
+        )
+    blocks: list[Block] = [Heading("hunt"), Text(summary)]
     rows: list[list[Cell]] = []
     for impl in hunted.impls:
         found = [f for f in findings if f.finding.impl == impl]
@@ -66,7 +74,7 @@ def hunt_blocks(
             rows.append([impl, "-", "no", None, None, None, None, None, None, None])
         for item in found:
             finding = item.finding
-            saved = str(finding.saved) if finding.saved else "(already saved)" if saving else None
+            saved = _saved_cell(finding, saving)
             rows.append([
                 impl,
                 finding.signature,
@@ -95,6 +103,16 @@ def hunt_blocks(
     return blocks
 
 
+def _saved_cell(finding: Finding, saving: bool) -> str | None:
+    if finding.saved:
+        return str(finding.saved)
+    if finding.save_error is not None:
+        return "NOT SAVED (see below)"
+    if saving and finding.judgement is None:
+        return "-"  # a crash has no verdict to write down
+    return "(already saved)" if saving else None
+
+
 def _finding_blocks(item: HuntFinding) -> list[Block]:
     finding = item.finding
     blocks: list[Block] = [Heading(f"{finding.impl}: {finding.signature}", level=2)]
@@ -105,8 +123,15 @@ def _finding_blocks(item: HuntFinding) -> list[Block]:
         facts.append(f"classification {finding.classification}")
     if finding.saved is not None:
         facts.append(f"saved as {finding.saved}")
+    if finding.save_error is not None:
+        facts.append(f"NOT SAVED: {finding.save_error}")
+    if not finding.simplified:
+        facts.append("not simplified (the hunt was interrupted): as hypothesis left it")
     if finding.detail:
         facts.append(finding.detail)
     blocks.append(Text("; ".join(facts) + "."))
     blocks.append(Listing(item.text))
+    note = unlocked_note(item.program)
+    if note is not None:
+        blocks.append(Text(note))
     return blocks

@@ -14,8 +14,8 @@ findings of one implementation are taken for the same bug when
   operation in the same kernel function, else in the same kernel function, else to the first
   one found; or
 * **they first show at the same operation in the same kernel function**: the same operation
-  text, and the same function (the BUG's function for a `kernel-bug:` class, else the kernel
-  entry point of the operation).
+  text, and the same function (the function a `kernel-bug:`, `bad-page-state:` or `kmap-leak:`
+  class names, else the kernel entry point of the operation).
 
 Each bug is led by its highest-ranked finding (ties: the first found); the other findings are
 its symptoms, each with the reason it was grouped. Nothing is lost: the per-class findings stay
@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from ptediff.judge.signature import family_rank
 from ptediff.search.findings import Finding
 
+# Families whose detail names the kernel function where they happen (a BUG, a bad page state).
+FUNCTION_FAMILIES = frozenset({"kernel-bug", "bad-page-state", "kmap-leak"})
 SHOWN = "shown by the minimal program of"
 SAME_SITE = "first shows at the same operation in the same kernel function as"
 
@@ -150,5 +152,5 @@ def _site(finding: Finding) -> tuple[str, str] | None:
         return None
     op = ops[finding.op]
     family, _, detail = finding.signature.partition(":")
-    function = detail if family == "kernel-bug" else entry_function(op)
+    function = detail if family in FUNCTION_FAMILIES else entry_function(op)
     return format_op(op, with_expect=False), function

@@ -20,11 +20,11 @@ class ForkNoWrprotect(Mutant):
 
     def copy_one_pte(
         self, dst_mm: Mm, src_mm: Mm, dst_ptep: PteHandle, src_ptep: PteHandle, vma: Vma,
-        addr: int,
+        addr: int, rss: dict[str, int] | None = None,
     ) -> None:
         """copy_one_pte() in mm/memory.c without the parent's write-protect."""
         before = src_ptep.get()
-        super().copy_one_pte(dst_mm, src_mm, dst_ptep, src_ptep, vma, addr)
+        super().copy_one_pte(dst_mm, src_mm, dst_ptep, src_ptep, vma, addr, rss)
         if isinstance(before, PresentPte) and before.write:
             src_ptep.set(src_ptep.get().mkwrite())  # type: ignore[union-attr]
 
@@ -53,11 +53,11 @@ class ForkNoSwapDuplicate(Mutant):
 
     def copy_one_pte(
         self, dst_mm: Mm, src_mm: Mm, dst_ptep: PteHandle, src_ptep: PteHandle, vma: Vma,
-        addr: int,
+        addr: int, rss: dict[str, int] | None = None,
     ) -> None:
         """copy_one_pte() in mm/memory.c, its swap_duplicate() undone."""
         pte = src_ptep.get()
-        super().copy_one_pte(dst_mm, src_mm, dst_ptep, src_ptep, vma, addr)
+        super().copy_one_pte(dst_mm, src_mm, dst_ptep, src_ptep, vma, addr, rss)
         if isinstance(pte, SwapPte) and not self.enc.is_migration_entry(pte.val):
             self.swap_free(pte.val)
 
@@ -71,9 +71,11 @@ class ForkKeepWriteEntry(Mutant):
     REVERTS = "copy_one_pte does not downgrade a WRITE migration entry of a COW vma"
     FUNCTION, FILE, AREA = "copy_one_pte", "mm/memory.c", "fork"
 
-    def copy_migration_entry(self, vma: Vma, src_ptep: PteHandle, entry: int) -> SwapPte:
+    def copy_migration_entry(
+        self, vma: Vma, src_ptep: PteHandle, entry: int, alloc: int = 0
+    ) -> SwapPte:
         """The migration-entry branch of copy_one_pte() with no downgrade at all."""
-        return SwapPte(entry)
+        return SwapPte(entry, alloc)
 
 
 class ForkDowngradeChildOnly(Mutant):
@@ -85,10 +87,12 @@ class ForkDowngradeChildOnly(Mutant):
     REVERTS = "copy_one_pte downgrades a WRITE migration entry in the child but not the parent"
     FUNCTION, FILE, AREA = "copy_one_pte", "mm/memory.c", "fork"
 
-    def copy_migration_entry(self, vma: Vma, src_ptep: PteHandle, entry: int) -> SwapPte:
+    def copy_migration_entry(
+        self, vma: Vma, src_ptep: PteHandle, entry: int, alloc: int = 0
+    ) -> SwapPte:
         """The migration-entry branch of copy_one_pte(), the parent's store undone."""
         parent = src_ptep.get()
-        child = super().copy_migration_entry(vma, src_ptep, entry)
+        child = super().copy_migration_entry(vma, src_ptep, entry, alloc)
         src_ptep.set(parent)
         return child
 

@@ -12,15 +12,16 @@ from ptediff.impls.structs import VM_WRITE, Mm, Page, Vma
 class FollowPageNoGet(Mutant):
     """do_move_pages() drops the reference follow_page(FOLL_GET) took before isolating the
     page: unmap_and_move then sees a page count of one, takes the page for freed under it and
-    reports success without migrating anything."""
+    reports success without migrating anything; the reference it then drops is one too many
+    (a bad page state when the page is freed while still mapped)."""
 
     NAME = PREFIX + "follow_page_no_get"
     REVERTS = "do_move_pages does not hold a reference on the page it migrates"
     FUNCTION, FILE, AREA = "do_move_pages", "mm/migrate.c", "migration"
 
-    def follow_page_for_migration(self, mm: Mm, addr: int) -> KGen[Page | int]:
+    def follow_page_for_migration(self, mm: Mm, addr: int, node: int) -> KGen[Page | int]:
         """The lookup of do_move_pages() without the FOLL_GET reference."""
-        found = yield from super().follow_page_for_migration(mm, addr)
+        found = yield from super().follow_page_for_migration(mm, addr, node)
         if isinstance(found, Page):
             self.put_page(found)
         return found

@@ -20,7 +20,7 @@ RACE = (
 FIX1 = RACE % ("fork p0 p1", "migrate p0 0x1000 1 unlocked", "0 0 0 0 1 1 1 1 1 1 1")
 FIX3 = RACE % ("migrate p0 0x1000 1 unlocked", "fork p0 p1", "0 0 0 0 0 1 1 1 1 1 1")
 PREFIX_HUNT = [
-    ("kernel-bug:remove_migration_pte",
+    ("kmap-leak:remove_migration_pte",
      "config highpte=on\nmap p0 0x1000 1 rw\nfault p0 0x1000 write 0x1\nmigrate p0 0x1000 1\n"),
     ("kernel-bug:sys_swapon", "config swap_bits=2\nswapon 1\nswapon 1\nswapon 1\n"),
     ("orphan-migration-entry", FIX1),
@@ -29,7 +29,7 @@ PREFIX_HUNT = [
      "parallel {\n thread { migrate p2 0x1000 1 }\n thread { fork p1 p3 }\n}"
      " schedule 0 0 0 0 0 0 0 1 1 1 1 1 1\nmunmap p2 0x1000 1\nexit p1\n"),
     ("shared-writable", FIX3),
-    ("kernel-bug:migration_entry_to_page", FIX1 + "migrate  p0 0x1000 0\n"),
+    ("use-after-free:page", FIX1 + "migrate  p0 0x1000 0\n"),
     ("writable-in-readonly-vma",
      FIX3.replace("parallel", "mprotect p0 0x1000 1 r\nparallel", 1) + "munmap p0 0x1000 1\n"),
 ]
@@ -51,14 +51,14 @@ def prefix_findings() -> list[Finding]:
 def test_seven_classes_on_prefix_are_four_bugs(prefix_findings: list[Finding]) -> None:
     bugs = group_findings(prefix_findings)
     assert [bug.classes for bug in bugs] == [
-        ["kernel-bug:remove_migration_pte"],
+        ["kmap-leak:remove_migration_pte"],
         ["kernel-bug:sys_swapon"],
-        ["kernel-bug:migration_entry_to_page", "orphan-migration-entry"],
+        ["use-after-free:page", "orphan-migration-entry"],
         ["shared-writable", "pte-writable", "writable-in-readonly-vma"],
     ]
     fix1, fix3 = bugs[2], bugs[3]
     assert fix1.reasons == {
-        "orphan-migration-entry": f"{SHOWN} kernel-bug:migration_entry_to_page"
+        "orphan-migration-entry": f"{SHOWN} use-after-free:page"
     }
     assert fix3.reasons == {
         "pte-writable": f"{SHOWN} shared-writable",

@@ -40,6 +40,11 @@ def test_each_mutant_is_a_small_documented_override(name: str) -> None:
     assert 1 <= len(overrides) <= 2, f"{name} overrides {len(overrides)} kernel functions"
     for member in overrides:
         assert member.__doc__ and "()" in member.__doc__, f"{name}.{member.__name__}"
+        # The override keeps the post-fix function's parameters: callers pass them all.
+        base = getattr(Kernel, member.__name__)
+        assert list(inspect.signature(member).parameters) == list(
+            inspect.signature(base).parameters
+        ), f"{name}.{member.__name__} drifted from Kernel.{member.__name__}"
 
 
 @pytest.mark.parametrize("name", sorted(mutants.CATALOGUE))
