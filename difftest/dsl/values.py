@@ -200,6 +200,15 @@ def registered_impls() -> tuple[str, ...]:
 
 
 def check_impl(name: str) -> None:
+    if name.startswith("mutant:"):
+        from ptediff.impls.mutants import MUTANTS
+
+        if name not in MUTANTS:
+            raise Problem(
+                f"unknown mutant {name!r}{did_you_mean(name, MUTANTS)}",
+                "`ptediff impls --mutants` lists the catalogue",
+            )
+        return
     if ":" in name:
         if not CLASS_PATH.fullmatch(name):
             raise Problem(

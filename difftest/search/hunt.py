@@ -105,7 +105,8 @@ def hunt(
 
     Budget: `max_examples` generated examples and/or `seconds` of wall time; neither → the
     profile's max_examples. The hunt stops when either is spent, or as soon as every
-    (implementation, signature class) pair in `until` has been found.
+    (implementation, signature class) pair in `until` has been found (class `ANY_CLASS`, "*":
+    any class of that implementation).
 
     `database` (`ptediff.search.database`): a campaign database; the hunt first replays every
     failure stored there, then saves each new one. `exchange`: see `Exchange`.
@@ -148,11 +149,11 @@ def hunt(
         while (
             (remaining is None or remaining > 0)
             and not search.out_of_time()
-            and not (wanted and wanted <= search.found)
+            and not _all_found(wanted, search.found)
         ):
             if exchange is not None:
                 search.found.update(exchange.found_elsewhere())
-                if wanted and wanted <= search.found:
+                if _all_found(wanted, search.found):
                     break
             size = CHUNK_EXAMPLES if remaining is None else min(CHUNK_EXAMPLES, remaining)
             chunk_settings = settings(
@@ -194,6 +195,17 @@ def hunt(
         report.over_budget += search.over_budget()
     report.seconds = search.elapsed()
     return report
+
+
+ANY_CLASS = "*"  # in `until`: any class of that implementation
+
+
+def _all_found(wanted: set[tuple[str, str]], found: set[ClassKey]) -> bool:
+    """Whether every wanted (implementation, class) pair is found (class `*`: any class)."""
+    return bool(wanted) and all(
+        key in found or (key[1] == ANY_CLASS and any(impl == key[0] for impl, _ in found))
+        for key in wanted
+    )
 
 
 class Interrupted(KeyboardInterrupt):
