@@ -42,6 +42,7 @@ from ptediff.search.coverage import KernelCoverage
 from ptediff.search.crash_shrink import simplify_crash
 from ptediff.search.database import campaign_keys, stored_programs, without_reuse
 from ptediff.search.findings import Finding, HuntReport, ProgramSize
+from ptediff.search.interrupts import raise_if_interrupted
 from ptediff.search.property import (
     BudgetSpent,
     ClassKey,
@@ -173,6 +174,7 @@ def hunt(
                     phases=without_reuse(tuple(chunk_settings.phases)),
                 )
             chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
+            raise_if_interrupted()
             pending = list(search.run_chunk(chunk_settings, chunk_seed))
             while pending:
                 divergence = pending[0]
@@ -206,14 +208,6 @@ def _all_found(wanted: set[tuple[str, str]], found: set[ClassKey]) -> bool:
         key in found or (key[1] == ANY_CLASS and any(impl == key[0] for impl, _ in found))
         for key in wanted
     )
-
-
-class Interrupted(KeyboardInterrupt):
-    """A signal that ends a hunt like Ctrl-C does (the CLI raises it for SIGTERM)."""
-
-    def __init__(self, signal: str) -> None:
-        super().__init__(signal)
-        self.signal = signal
 
 
 def _keep_unsimplified(
