@@ -2,6 +2,6 @@
 
 import sys
 
-from ptediff.cli import main
+from ptediff.console import main
 
 sys.exit(main())

@@ -6,11 +6,18 @@ passes: the verdict and signatures its `expect` line asks for, and every `=> RES
 item shows the verdict's messages and the divergence tables of `ptediff.report.divergence`, not a
 traceback; a file that does not parse shows the DSL error.
 
-Registered through the `pytest11` entry point `ptediff`, so a plain `pytest` run picks it up.
+Registered through the `pytest11` entry point `ptediff.pytest_plugin` (the module's own name,
+so `-p ptediff.pytest_plugin` is harmless), so a plain `pytest` run picks it up.
 The ini option `pte_paths` (default `tests/regressions`, relative to the ini file's directory)
-lists the directories to collect from; a `.pte` file named on the command line is collected
-wherever it is. Heavy imports (parser, spec, models) wait until a `.pte` file is collected,
-so the plugin costs nothing to test runs that have none.
+lists the directories to collect from; a `.pte` file named on the command line, or under a
+directory named on the command line, is collected wherever it is. Heavy imports (parser, spec,
+models) wait until a `.pte` file is collected, so the plugin costs nothing to test runs that
+have none.
+
+Reporting: a file that does not parse is a collection error showing the DSL error (file:line:col,
+caret, hint) and the session goes on with the other files; a model that raises fails its item as
+`crash:<type>` with the place it raised; a tool limit (BudgetExceeded) fails its item as "no
+verdict" with what to do; anything else unexpected shows a traceback cut to ptediff's frames.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from ptediff.core.errors import PtediffError
+from ptediff.core.errors import BudgetExceeded, ModelCrash, PtediffError
 
 if TYPE_CHECKING:
     from ptediff.core.program import Program
@@ -41,9 +48,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix != ".pte":
         return None
-    if parent.session.isinitpath(file_path) or _under_pte_paths(file_path, parent.config):
+    session = parent.session
+    if (
+        session.isinitpath(file_path)
+        or _under_command_line_paths(file_path, parent.config)
+        or _under_pte_paths(file_path, parent.config)
+    ):
         return PteFile.from_parent(parent, path=file_path)
     return None
+
+
+def _under_command_line_paths(file_path: Path, config: pytest.Config) -> bool:
+    """Under a directory the user named on the command line (not the ini's testpaths, which
+    hold broken `.pte` files on purpose in some projects: those go by `pte_paths`)."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return False
+    resolved = file_path.resolve()
+    for arg in config.args:
+        directory = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+        if directory.is_dir() and resolved.is_relative_to(directory):
+            return True
+    return False
 
 
 def pte_directories(config: pytest.Config) -> list[Path]:
@@ -71,12 +96,13 @@ class PteFile(pytest.File):
                 self, name=name, program=program, impl=name, line=pos.line if pos else None
             )
 
-    def repr_failure(  # type: ignore[override]
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str | Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | Any:
         if isinstance(excinfo.value, PtediffError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
+        return super().repr_failure(excinfo)
+
+    def _traceback_filter(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        return _ptediff_frames(super()._traceback_filter(excinfo))
 
 
 class PteFailure(Exception):
@@ -85,6 +111,23 @@ class PteFailure(Exception):
     def __init__(self, verdict: Verdict) -> None:
         super().__init__("; ".join(verdict.messages))
         self.verdict = verdict
+
+
+class PteCrash(Exception):
+    """An item whose model raised (carries the located crash for the report)."""
+
+    def __init__(self, crash: ModelCrash) -> None:
+        super().__init__(crash.describe())
+        self.crash = crash
+
+
+def _ptediff_frames(traceback: Any) -> Any:
+    """The traceback without pytest's and pluggy's own frames: what is left is ptediff's (and
+    a user model's) code, a screen rather than ~1000 lines."""
+    kept = traceback.filter(
+        lambda entry: not any(part in str(entry.path) for part in ("_pytest", "pluggy"))
+    )
+    return kept if len(kept) else traceback
 
 
 class PteItem(pytest.Item):
@@ -99,7 +142,10 @@ class PteItem(pytest.Item):
     def runtest(self) -> None:
         from ptediff.judge.verdict import evaluate
 
-        verdict = evaluate(self.program, self.impl)
+        try:
+            verdict = evaluate(self.program, self.impl)
+        except ModelCrash as crash:
+            raise PteCrash(crash) from None
         if not verdict.passed:
             raise PteFailure(verdict)
 
@@ -107,11 +153,20 @@ class PteItem(pytest.Item):
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
     ) -> str | Any:
         error = excinfo.value
+        where = f"{self.path.name}:{self.line}" if self.line else self.path.name
         if isinstance(error, PteFailure):
             return self._describe(error.verdict)
+        if isinstance(error, PteCrash):
+            crash = error.crash
+            return f"{where}: {self.impl} diverges: {crash.cls}: {crash.describe()}"
+        if isinstance(error, BudgetExceeded):
+            return f"{where}: no verdict for {self.impl}: {error}"
         if isinstance(error, PtediffError):
             return f"{self.nodeid}: {error}"
         return super().repr_failure(excinfo, style)
+
+    def _traceback_filter(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        return _ptediff_frames(super()._traceback_filter(excinfo))
 
     def _describe(self, verdict: Verdict) -> str:
         from ptediff.report.divergence import format_divergence

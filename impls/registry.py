@@ -34,6 +34,10 @@ def load(name_or_path: str) -> type[Kernel]:
         raise ImplLoadError(
             f"cannot import module {module_name!r} for {name_or_path!r}: {exc}"
         ) from exc
+    except SystemExit as exc:  # a module that exits on import must not end ptediff silently
+        raise ImplLoadError(
+            f"module {module_name!r} called sys.exit({exc.code!r}) while being imported"
+        ) from None
     cls = getattr(module, class_name, None)
     if cls is None:
         raise ImplLoadError(f"module {module_name!r} has no attribute {class_name!r}")

@@ -1,11 +1,17 @@
-"""`run`: one deterministic run of a program on a kernel model."""
+"""`run`: one deterministic run of a program on a kernel model.
+
+A model that raises a Python exception (a bug in the model, not a kernel BUG it models) makes
+`run` raise `ModelCrash`, located at the frame that raised; a tool limit (`BudgetExceeded`, the
+scheduler's step budget) passes through as it is.
+"""
 
 from __future__ import annotations
 
+from ptediff.core.errors import ModelCrash, PtediffError
 from ptediff.core.outcome import Outcome, TraceStep
 from ptediff.core.program import INITIAL_PROC, Op, Parallel, Program, Result
 from ptediff.impls.base import Kernel, entry_function
-from ptediff.impls.invariants import InvariantChecker
+from ptediff.impls.incremental import IncrementalChecker
 from ptediff.impls.registry import load
 from ptediff.impls.sched import Deadlock, Preempt, Scheduler, Step, Task
 from ptediff.impls.snapshot import snapshot
@@ -19,7 +25,8 @@ class Machine:
         self.results: dict[int, Result] = {}
         self.trace: list[TraceStep] = []
         self.block: int | None = None
-        self.checker = InvariantChecker(kernel) if check_invariants else None
+        # Only what each step changed is checked (the full scan made runs quadratic).
+        self.checker = IncrementalChecker(kernel) if check_invariants else None
         if self.checker is not None:
             checker = self.checker
             kernel.page_unlock_hook = lambda page: checker.on_page_unlock(
@@ -74,9 +81,30 @@ def run(
 ) -> Outcome:
     """Run `program` on the model `impl` (a Kernel subclass or a registered name/path)."""
     cls = load(impl) if isinstance(impl, str) else impl
+    trace: list[TraceStep] = []  # the steps taken, kept for a crash (its shrinking needs them)
+    try:
+        return _run(cls, program, check_invariants, checkpoints, trace)
+    except (PtediffError, ModelCrash):
+        raise
+    except Exception as error:  # the model's own bug: a finding, not a traceback
+        # its own NAME (a user's subclass inherits postfix's), else its class path
+        name = cls.__dict__.get("NAME") or f"{cls.__module__}:{cls.__qualname__}"
+        crash = ModelCrash.of(name, error)
+        crash.trace = trace
+        raise crash from error
+
+
+def _run(
+    cls: type[Kernel],
+    program: Program,
+    check_invariants: bool,
+    checkpoints: bool,
+    trace: list[TraceStep],
+) -> Outcome:
     kernel = cls(program.config)
     kernel.procs[INITIAL_PROC] = kernel.new_mm(INITIAL_PROC)
     machine = Machine(kernel, check_invariants)
+    machine.trace = trace
     outcome = Outcome()
     snapshots: list = []
     op_id = 0

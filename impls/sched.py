@@ -13,6 +13,8 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ptediff.core.errors import BudgetExceeded
+
 T = TypeVar("T")
 
 READ = "read"
@@ -218,7 +220,17 @@ class Step:
 
 
 class Deadlock(Exception):
-    """No thread can run but some are unfinished (or the step budget ran out)."""
+    """No thread can run but some are unfinished."""
+
+
+# Scheduler steps one block (or one top-level operation) may take. A modelled operation takes
+# a few steps per page it touches, so only very long threads reach it; a model that loops for
+# ever reaches it too. Either way it is a tool limit, `BudgetExceeded`, never a verdict.
+MAX_STEPS = 20000
+STEP_BUDGET_HINT = (
+    "the block is too long for the model scheduler: split it into smaller parallel blocks or "
+    "move operations out of it; a model that never finishes an operation also ends here"
+)
 
 
 class Scheduler:
@@ -228,7 +240,7 @@ class Scheduler:
         self,
         switch_to: Callable[[Task | None], None],
         after_step: Callable[[Step], None],
-        max_steps: int = 20000,
+        max_steps: int = MAX_STEPS,
     ) -> None:
         self.switch_to = switch_to
         self.after_step = after_step
@@ -245,7 +257,7 @@ class Scheduler:
             if not runnable:
                 raise Deadlock(describe_deadlock(unfinished))
             if k >= self.max_steps:
-                raise Deadlock(f"livelock: no end after {self.max_steps} steps")
+                raise BudgetExceeded("scheduler steps", self.max_steps, STEP_BUDGET_HINT)
             wanted = schedule[k] if k < len(schedule) else None
             chosen = wanted if wanted in runnable else runnable[0]
             task = next(t for t in tasks if t.index == chosen)

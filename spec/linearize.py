@@ -1,134 +1,148 @@
 """Every outcome a program may have: top-level steps in order, parallel blocks in every
 linearization (each thread's operations in order), plus the branches of the allowances.
 
-A *world* is one partial run: a state, the results so far, the allowances used, the
-checkpoints, and inside a block the operations left in flight by an allowance. Worlds are
-deduplicated after every step (states up to renaming of pages and slots), and a world that
-needed a superset of the allowances of an otherwise identical one is dropped: the smaller set
-already allows everything it leads to.
+Between top-level steps the partial runs are kept *grouped by state*: one state (up to
+renaming of pages and slots) with every history that reached it — the results so far, the
+allowances used, the checkpoints. The future of a run depends only on its state, so each step
+(and each block's enumeration, `ptediff.spec.block`) runs once per distinct state, not once per
+history: a block is memoised for every history that enters it in the same state. Histories are
+deduplicated, and one that needed a superset of the allowances of an otherwise identical one is
+dropped: the smaller set already allows everything it leads to.
+
+Budget: the search counts the distinct states it keeps (block states plus the histories
+carried between steps). Past `max_states` (default `MAX_STATES`) it stops with
+`BudgetExceeded` instead of growing without bound: memory is proportional to what is kept (a
+few kilobytes per state for the small programs the DSL is for), so the budget bounds memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
-from ptediff.core.canon import canonical_state, outcome_key
+from ptediff.core.canon import canonical_state
 from ptediff.core.outcome import Key, Outcome, PteState
-from ptediff.core.program import Op, Parallel, Program, Result
-from ptediff.spec.branch import Branch, Concurrent, Pending
+from ptediff.core.program import Parallel, Program, Result, Step
+from ptediff.spec.block import Budget, World, run_block
 from ptediff.spec.snapshot import fingerprint, pte_states, vma_prots
 from ptediff.spec.state import SpecState
-from ptediff.spec.step import finish, step
+from ptediff.spec.step import step
+
+__all__ = ["MAX_STATES", "World", "run"]
+
+# States the spec may keep while enumerating one program. Generated programs (blocks of at
+# most four operations) stay below 3,000; 6 threads of 2 swapons each (12!/2^6 orders,
+# nearly all different) would need millions.
+MAX_STATES = 25_000
 
 
 @dataclass(frozen=True)
-class World:
-    state: SpecState
+class History:
+    """How a run got to its state: results, allowances used, checkpoints."""
+
     results: dict[int, Result]
     allowances: frozenset[str] = frozenset()
     checkpoints: tuple[dict[Key, PteState], ...] | None = None
-    pending: dict[int, Pending] = field(default_factory=dict)  # thread -> op in flight
 
-    def identity(self) -> Hashable:
-        """What must match for two worlds to be interchangeable (allowances aside)."""
+    def key(self) -> Hashable:
         checkpoints = (
             None if self.checkpoints is None
             else tuple(canonical_state(c) for c in self.checkpoints)
         )
-        threads = sorted(self.pending)
-        return (
-            fingerprint(self.state, [self.pending[t].page for t in threads]),
-            tuple((t, self.pending[t].op_id) for t in threads),
-            tuple(sorted(self.results.items())),
-            checkpoints,
-        )
-
-    def after(self, branch: Branch, thread: int) -> World:
-        """This world once `thread` took a step with outcome `branch`."""
-        pending = {t: p for t, p in self.pending.items() if p.op_id not in branch.results}
-        if branch.pending is not None:
-            pending[thread] = branch.pending
-        return World(branch.state, {**self.results, **branch.results},
-                     self.allowances | branch.allowances, self.checkpoints, pending)
+        return (tuple(sorted(self.results.items())), checkpoints)
 
 
-def run(program: Program, *, checkpoints: bool = False) -> list[Outcome]:
-    """Every allowed outcome of `program`, deduplicated, plain linearizations first."""
-    worlds = [World(SpecState(program.config), {}, frozenset(), () if checkpoints else None)]
+# A successor of a state: (state after, results fixed, allowances used)
+Successor = tuple[SpecState, dict[int, Result], frozenset[str]]
+
+
+@dataclass
+class _Group:
+    state: SpecState
+    histories: list[History]
+
+
+def run(
+    program: Program,
+    *,
+    checkpoints: bool = False,
+    max_states: int | None = None,
+    reduce: bool = True,
+) -> list[Outcome]:
+    """Every allowed outcome of `program`, deduplicated, plain linearizations first.
+
+    max_states: the state budget (default `MAX_STATES`); past it `BudgetExceeded` is raised.
+    reduce: skip the orders of commuting operations (the outcomes are the same either way;
+    False enumerates every linearization, for testing the reduction).
+    """
+    budget = Budget(MAX_STATES if max_states is None else max_states)
+    groups = [_Group(SpecState(program.config), [History({}, frozenset(),
+                                                         () if checkpoints else None)])]
     next_id = 0
     for item in program.steps:
-        if isinstance(item, Parallel):
-            worlds = [w for world in worlds for w in _run_block(world, item, next_id)]
-            next_id += sum(len(t.ops) for t in item.threads)
+        first_id = next_id
+        next_id += sum(len(t.ops) for t in item.threads) if isinstance(item, Parallel) else 1
+        successors = partial(_successors, item=item, first_id=first_id, budget=budget,
+                             reduce=reduce)
+        groups = _advance(groups, successors, checkpoints, budget)
+    return _outcomes(groups, checkpoints)
+
+
+def _successors(
+    state: SpecState, item: Step, first_id: int, budget: Budget, reduce: bool
+) -> list[Successor]:
+    """Every state one top-level step (an operation or a whole block) may lead to."""
+    if isinstance(item, Parallel):
+        return [(end.state, end.results, end.allowances)
+                for end in run_block(state, item, first_id, budget, reduce)]
+    return [(b.state, b.results, b.allowances) for b in step(state, first_id, item, ())]
+
+
+def _advance(
+    groups: list[_Group],
+    successors: Callable[[SpecState], list[Successor]],
+    checkpoints: bool,
+    budget: Budget,
+) -> list[_Group]:
+    """Every group's successors, regrouped by state, histories extended and deduplicated."""
+    produced = [(group, after) for group in groups for after in successors(group.state)]
+    if len(produced) == 1:  # one state: nothing to group, nothing to deduplicate
+        group, (state, results, allowances) = produced[0]
+        return [_Group(state, [_extended(h, state, results, allowances, checkpoints)
+                               for h in group.histories])]
+    by_state: dict[Hashable, tuple[_Group, int]] = {}
+    regrouped: list[_Group] = []
+    merged: set[int] = set()
+    for group, (state, results, allowances) in produced:
+        key = fingerprint(state)
+        if key in by_state:
+            target, index = by_state[key]
+            merged.add(index)
         else:
-            worlds = [world.after(b, 0) for world in worlds
-                      for b in step(world.state, next_id, item, ())]
-            next_id += 1
-        if checkpoints:
-            worlds = [_with_checkpoint(w) for w in worlds]
-        if len(worlds) > 1:  # one world has nothing to deduplicate against
-            worlds = _prune((w.identity(), w) for w in worlds)
-    return _outcomes(worlds, checkpoints)
+            target = _Group(state, [])
+            by_state[key] = (target, len(regrouped))
+            regrouped.append(target)
+        target.histories += [_extended(h, target.state, results, allowances, checkpoints)
+                             for h in group.histories]
+    for index in merged:  # histories from several sources may now coincide
+        regrouped[index].histories = _prune((h.key(), h) for h in regrouped[index].histories)
+    budget.charge(sum(len(g.histories) for g in regrouped))
+    return regrouped
 
 
-def _run_block(world: World, block: Parallel, first_id: int) -> list[World]:
-    """Every linearization of the block (with allowance branches), as finished worlds."""
-    ids: list[list[int]] = []
-    next_id = first_id
-    for thread in block.threads:
-        ids.append(list(range(next_id, next_id + len(thread.ops))))
-        next_id += len(thread.ops)
-
-    def heads(current: World) -> list[tuple[int, int, Op]]:
-        """(thread, op id, op) of every thread's next (or in-flight) operation."""
-        found = []
-        for t, thread in enumerate(block.threads):
-            pending = [i for i, op_id in enumerate(ids[t]) if op_id not in current.results]
-            if pending:
-                found.append((t, ids[t][pending[0]], thread.ops[pending[0]]))
-        return found
-
-    finished: list[World] = []
-    stack = [world]
-    seen = {_block_key(world)}
-    while stack:
-        current = stack.pop()
-        runnable = heads(current)
-        if not runnable:
-            finished.append(current)
-            continue
-        for t, op_id, op in runnable:
-            if t in current.pending:
-                branches = finish(current.state, current.pending[t],
-                                  others_running=len(runnable) > 1)
-            else:
-                concurrent = tuple(
-                    Concurrent(i, o, current.pending[u].page if u in current.pending else None)
-                    for u, i, o in runnable if u != t
-                )
-                branches = step(current.state, op_id, op, concurrent)
-            for branch in branches:
-                nxt = current.after(branch, t)
-                key = _block_key(nxt)
-                if key not in seen:
-                    seen.add(key)
-                    stack.append(nxt)
-    return finished
+def _extended(history: History, state: SpecState, results: dict[int, Result],
+              allowances: frozenset[str], checkpoints: bool) -> History:
+    return History(
+        {**history.results, **results},
+        history.allowances | allowances,
+        (*history.checkpoints, pte_states(state)) if checkpoints and history.checkpoints
+        is not None else history.checkpoints,
+    )
 
 
-def _block_key(world: World) -> Hashable:
-    # Checkpoints do not change inside a block: they are left out of the key.
-    return (replace(world, checkpoints=None).identity(), world.allowances)
-
-
-def _with_checkpoint(world: World) -> World:
-    assert world.checkpoints is not None
-    return replace(world, checkpoints=(*world.checkpoints, pte_states(world.state)))
-
-
-T = TypeVar("T", World, Outcome)
+T = TypeVar("T", History, Outcome)
 
 
 def _prune(keyed: Iterable[tuple[Hashable, T]]) -> list[T]:
@@ -147,16 +161,26 @@ def _prune(keyed: Iterable[tuple[Hashable, T]]) -> list[T]:
     return kept
 
 
-def _outcomes(worlds: list[World], checkpoints: bool) -> list[Outcome]:
-    outcomes = [
-        Outcome(
-            results=dict(sorted(w.results.items())),
-            state=pte_states(w.state),
-            allowances=w.allowances,
-            vma_prot=vma_prots(w.state),
-            checkpoints=list(w.checkpoints) if w.checkpoints is not None else None,
-        )
-        for w in worlds
-    ]
-    distinct = _prune((outcome_key(o, with_checkpoints=checkpoints), o) for o in outcomes)
+def _outcomes(groups: list[_Group], checkpoints: bool) -> list[Outcome]:
+    keyed = []
+    for group in groups:
+        ptes = pte_states(group.state)
+        prots = vma_prots(group.state)
+        # outcome_key's layout, with the canonical state computed once per group
+        state_key = (canonical_state(ptes), tuple(sorted(prots.items())))
+        for h in group.histories:
+            outcome = Outcome(
+                results=dict(sorted(h.results.items())),
+                state=dict(ptes),
+                allowances=h.allowances,
+                vma_prot=dict(prots),
+                checkpoints=list(h.checkpoints) if h.checkpoints is not None else None,
+            )
+            history_checkpoints = (
+                tuple(canonical_state(c) for c in h.checkpoints)
+                if checkpoints and h.checkpoints is not None else None
+            )
+            keyed.append(((tuple(outcome.results.items()), *state_key, history_checkpoints),
+                          outcome))
+    distinct = _prune(keyed)
     return sorted(distinct, key=lambda o: (len(o.allowances), sorted(o.allowances)))

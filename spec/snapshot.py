@@ -48,46 +48,55 @@ def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
 
     Unreachable pages (in the swap cache, no pte left) still count: they hold a slot. `held`
     are pages operations in flight hold; their names (None: freed) are part of the result.
+    It runs once per state the spec meets, so it is written for speed: plain loops, no
+    closures, and the swap part only when there is swap.
     """
     page_names: dict[int, int] = {ZERO_PAGE: -1}
     slot_names: dict[Slot, tuple[int, int]] = {}
-
-    def page_name(page: int) -> int:
-        return page_names.setdefault(page, len(page_names) - 1)
-
-    def slot_name(slot: Slot) -> tuple[int, int]:
-        # The device is kept: it is observable. The index within it is not.
-        return slot_names.setdefault(slot, (slot[0], len(slot_names)))
-
-    ptes = []
-    for key in sorted(s.ptes):
-        pte = s.ptes[key]
-        if isinstance(pte, Present):
-            ptes.append((key, "P", page_name(pte.page), pte.writable))
+    pages = s.pages
+    ptes: list[Hashable] = []
+    for key, pte in sorted(s.ptes.items()):
+        if type(pte) is Present:
+            name = page_names.get(pte.page)
+            if name is None:
+                name = page_names[pte.page] = len(page_names) - 1
+            ptes.append((key, name, pte.writable))  # three fields: a present pte
         else:
-            ptes.append((key, "S", slot_name(pte.slot)))
-    unmapped = sorted(
-        (pid for pid in s.pages if pid not in page_names),
-        key=lambda pid: (s.pages[pid].swap_copy or (-1, -1), s.pages[pid].node, s.pages[pid].data),
-    )
-    for pid in unmapped:
-        page_name(pid)
-    pages = []
-    for pid, name in sorted(page_names.items(), key=lambda item: item[1]):
-        page = s.pages[pid]
-        copy = slot_name(page.swap_copy) if page.swap_copy is not None else None
-        pages.append((name, page.data, page.node, copy))
-    slots = tuple(sorted((slot_name(slot), data) for slot, data in s.slots.items()))
-    return (
-        tuple(sorted(s.vmas.items())),
-        tuple(ptes),
-        tuple(pages),
-        slots,
-        s.swap.devices,
-        s.swap.order,
-        s.swap.next_in_turn,
-        s.swap.least_priority,
-        tuple(sorted((d, sum(1 for slot in s.slots if slot[0] == d))
-                     for d in range(len(s.swap.devices)))),
-        tuple(page_names.get(page) if page in s.pages else None for page in held),
-    )
+            slot = pte.slot  # type: ignore[union-attr]
+            renamed = slot_names.get(slot)
+            if renamed is None:
+                # The device is kept: it is observable. The index within it is not.
+                renamed = slot_names[slot] = (slot[0], len(slot_names))
+            ptes.append((key, renamed))  # two fields: a swap pte
+    if len(page_names) < len(pages):  # pages no pte maps (held by the swap cache)
+        unmapped = sorted(
+            (pid for pid in pages if pid not in page_names),
+            key=lambda pid: (pages[pid].swap_copy or (-1, -1), pages[pid].node, pages[pid].data),
+        )
+        for pid in unmapped:
+            page_names[pid] = len(page_names) - 1
+    described = []
+    for pid in page_names:  # in naming order: dicts keep insertion order
+        page = pages[pid]
+        copy = page.swap_copy
+        if copy is not None:
+            renamed = slot_names.get(copy)
+            if renamed is None:
+                renamed = slot_names[copy] = (copy[0], len(slot_names))
+            described.append((page.data, page.node, renamed))
+        else:
+            described.append((page.data, page.node))
+    held_names = tuple(page_names.get(page) if page in pages else None for page in held)
+    vmas = tuple(sorted(s.vmas.items()))
+    if not s.swap.devices:
+        return (vmas, tuple(ptes), tuple(described), held_names)
+    for slot in s.slots:  # slots nothing refers to (the spec frees them: for safety)
+        if slot not in slot_names:
+            slot_names[slot] = (slot[0], len(slot_names))
+    slots = tuple(sorted((slot_names[slot], data) for slot, data in s.slots.items()))
+    per_device = [0] * len(s.swap.devices)
+    for slot in s.slots:
+        per_device[slot[0]] += 1
+    swap = s.swap
+    return (vmas, tuple(ptes), tuple(described), held_names, slots, swap.devices, swap.order,
+            swap.next_in_turn, swap.least_priority, tuple(per_device))

@@ -7,9 +7,11 @@ import argparse
 from ptediff.cli.files import load_program
 from ptediff.cli.implementations import default_impls, resolve_impls
 from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
+from ptediff.core.errors import ModelCrash
 from ptediff.core.program import Program
 from ptediff.judge.signature import Signature
 from ptediff.report import report_json
+from ptediff.report.blocks import Heading, Text
 from ptediff.report.explore import explore_blocks
 from ptediff.search.tally import ImplReport
 
@@ -26,20 +28,31 @@ def cmd_explore(args: argparse.Namespace) -> int:
     chosen = resolve_impls(args.impls)
     program = load_program(args.file)
     names = chosen or default_impls(program)
-    if args.pct is not None:
-        depth = DEFAULT_PCT_DEPTH if args.depth is None else args.depth
-        seed = DEFAULT_PCT_SEED if args.seed is None else args.seed
-        exploration = pct(program, names, runs=args.pct, depth=depth, seed=seed,
-                          level=args.level)
-    else:
-        bound = None if args.unbounded else args.preemptions
-        exploration = explore(program, names, preemption_bound=bound, level=args.level)
+    path = str(args.file)
+    try:
+        if args.pct is not None:
+            depth = DEFAULT_PCT_DEPTH if args.depth is None else args.depth
+            seed = DEFAULT_PCT_SEED if args.seed is None else args.seed
+            exploration = pct(program, names, runs=args.pct, depth=depth, seed=seed,
+                              level=args.level)
+        else:
+            bound = None if args.unbounded else args.preemptions
+            exploration = explore(program, names, preemption_bound=bound, level=args.level)
+    except ModelCrash as error:  # the model's own bug: its finding, as hunt reports it
+        crash = error
+        emit(
+            args.format,
+            [Heading(f"explore {path}"),
+             Text(f"FAIL: {crash.impl} diverges: {crash.cls}: {crash.describe()}")],
+            lambda: report_json.document("explore", path=path, passed=False,
+                                         crash=report_json.crash_json(crash)),
+        )
+        return EXIT_UNEXPECTED
     unexpected = {
         impl.impl: reason
         for impl in exploration.impls
         if (reason := exploration_surprise(program, impl)) is not None
     }
-    path = str(args.file)
     emit(
         args.format,
         explore_blocks(path, program, exploration, unexpected),

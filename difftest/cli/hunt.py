@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from typing import TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 from ptediff.cli.campaign import campaign_of
 from ptediff.cli.implementations import resolve_impls
@@ -13,6 +16,9 @@ from ptediff.report import report_json
 from ptediff.report.hunt import HuntFinding, hunt_blocks
 
 DEFAULT_HUNT_SECONDS = 60.0
+# How an interrupted hunt exits, after printing its report: the shells' 128 + signal number.
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 
 class ProgressLine:
@@ -93,9 +99,14 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     if not args.no_progress:
         progress = ProgressLine(sys.stderr, max_examples=args.max_examples, seconds=seconds,
                                 tty=sys.stderr.isatty())
+    if args.save is not None:  # before the search (and its workers), not at the first finding
+        from ptediff.search.regressions import check_writable
+
+        check_writable(args.save)
     campaign = campaign_of(args, chosen, seconds)
     try:
-        found = run_campaign(args.jobs, campaign, progress)
+        with _sigterm_interrupts():
+            found = run_campaign(args.jobs, campaign, progress)
     except BaseException:
         if progress is not None:
             progress.close()
@@ -111,8 +122,32 @@ def cmd_hunt(args: argparse.Namespace) -> int:
         hunt_blocks(found, findings, saving=args.save is not None),
         lambda: report_json.hunt_json(found, findings),
     )
+    if found.interrupted:
+        print(f"ptediff: hunt interrupted by {found.signal}: the report above is partial",
+              file=sys.stderr)
+        return EXIT_SIGTERM if found.signal == "SIGTERM" else EXIT_SIGINT
     surprises = [f for f in findings if not f.expected]
     return EXIT_UNEXPECTED if surprises or found.errors else EXIT_OK
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While the hunt runs, SIGTERM (what CI and `timeout` send) ends it like Ctrl-C: with the
+    report so far. The old handler comes back afterwards."""
+    from ptediff.search.hunt import Interrupted
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Interrupted("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def reverts_something(impl: str) -> bool:

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--seconds", type=_positive_float, metavar="S",
                         help=f"time budget (default: {DEFAULT_HUNT_SECONDS:g} s)")
     hunt.add_argument("--seed", type=int, help="make the search reproducible")
-    hunt.add_argument("--save", type=Path, metavar="DIR",
+    hunt.add_argument("--save", type=_directory_name, metavar="DIR",
                       help="write each new minimal divergence there as a .pte file")
     hunt.add_argument("--profile", default="dev",
                       help="hypothesis settings profile: ci, dev (default) or deep")
@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_impl_option(run, "implementation to run (repeatable; default: the file's expect lines, "
                           "else every registered one)")
     _add_level_option(run)
+    run.add_argument("--invariants", action=argparse.BooleanOptionalAction, default=True,
+                     help="check the kernel invariants I1-I7 on the models while they run "
+                          "(default; incremental: only the ptes each step touched)")
     _add_format_option(run)
     run.set_defaults(run=cmd_run)
 
@@ -165,6 +168,12 @@ def _natural_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative: {value}")
     return value
+
+
+def _directory_name(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a directory name (use . for this directory)")
+    return Path(text)
 
 
 def _positive_float(text: str) -> float:

@@ -34,9 +34,14 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         changed.append(path)
         if args.check:
             print(f"would reformat {path}")
-        else:
+            continue
+        try:
             write_atomically(path, canonical)
-            print(f"reformatted {path}")
+        except PtediffError as error:  # a file that cannot be rewritten: the others still are
+            print_error(error)
+            failed = True
+            continue
+        print(f"reformatted {path}")
     if failed:
         return EXIT_ERROR
     return EXIT_UNEXPECTED if args.check and changed else EXIT_OK

@@ -16,7 +16,8 @@ the block, the processes created by its threads exist and the ones exited are go
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import ChainMap
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 
 from ptediff.core.errors import DslError
@@ -64,13 +65,85 @@ class _Processes:
         return _Processes(set(self.live), set(self.ever), dict(self.exited_at))
 
 
+class _Layer:
+    """A set over a base set that it never changes: what one thread of a block adds and
+    removes. Costs what the thread does, not the size of the base (validation stays linear in
+    the number of threads even after many forks)."""
+
+    def __init__(self, base: set[str]) -> None:
+        self.base = base
+        self.added: set[str] = set()
+        self.removed: set[str] = set()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.added or (name in self.base and name not in self.removed)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.added
+        yield from (name for name in self.base if name not in self.removed)
+
+    def add(self, name: str) -> None:
+        self.removed.discard(name)
+        if name not in self.base:
+            self.added.add(name)
+
+    def discard(self, name: str) -> None:
+        self.added.discard(name)
+        if name in self.base:
+            self.removed.add(name)
+
+
+class _ThreadProcesses:
+    """The process names as one thread of a block sees them: the block's start plus its own."""
+
+    def __init__(self, start: _Processes) -> None:
+        self.live = _Layer(start.live)
+        self.ever = _Layer(start.ever)
+        self.exited_at: ChainMap[str, Pos | None] = ChainMap({}, start.exited_at)
+
+    @property
+    def new_live(self) -> set[str]:
+        return self.live.added
+
+    @property
+    def gone(self) -> set[str]:
+        return self.live.removed
+
+    @property
+    def exited_here(self) -> dict[str, Pos | None]:
+        return self.exited_at.maps[0]
+
+
 @dataclass
 class _Block:
-    """What the other threads of a parallel block do to processes, as seen by one thread."""
+    """What the threads of a parallel block do to processes, as seen by thread `index`.
 
-    created: dict[str, Pos | None] = field(default_factory=dict)
-    created_earlier: set[str] = field(default_factory=set)  # by threads written before this one
-    exited: dict[str, Pos | None] = field(default_factory=dict)
+    Built once per block (validation stays linear in the number of threads): per process name
+    the threads that fork or exit it, with the positions.
+    """
+
+    forks: dict[str, list[tuple[int, Pos | None]]] = field(default_factory=dict)
+    exits: dict[str, list[tuple[int, Pos | None]]] = field(default_factory=dict)
+    index: int = -1  # the thread looking; -1 outside a block
+
+    def created(self, name: str) -> tuple[bool, Pos | None]:
+        """Whether another thread forks `name` (and where: the last such thread)."""
+        return _by_other(self.forks.get(name, ()), self.index)
+
+    def exited(self, name: str) -> tuple[bool, Pos | None]:
+        return _by_other(self.exits.get(name, ()), self.index)
+
+    def created_earlier(self, name: str) -> bool:
+        """Whether a thread written before this one forks `name`."""
+        return any(thread < self.index for thread, _ in self.forks.get(name, ()))
+
+
+def _by_other(entries: Iterable[tuple[int, Pos | None]], index: int) -> tuple[bool, Pos | None]:
+    found, where = False, None
+    for thread, pos in entries:
+        if thread != index:
+            found, where = True, pos
+    return found, where
 
 
 class _Validator:
@@ -160,14 +233,14 @@ class _Validator:
                     "write each operation that runs sequentially outside the block",
                 ),
             )
-        forks_by_thread = [
-            {op.child: op.pos for op in thread.ops if isinstance(op, Fork)}
-            for thread in block.threads
-        ]
-        exits_by_thread = [
-            {op.proc: op.pos for op in thread.ops if isinstance(op, Exit)}
-            for thread in block.threads
-        ]
+        forks: dict[str, list[tuple[int, Pos | None]]] = {}
+        exits: dict[str, list[tuple[int, Pos | None]]] = {}
+        for index, thread in enumerate(block.threads):
+            for op in getattr(thread, "ops", ()):
+                if isinstance(op, Fork):
+                    _note(forks, op.child, index, op.pos)
+                elif isinstance(op, Exit):
+                    _note(exits, op.proc, index, op.pos)
         after = procs.copy()
         for index, thread in enumerate(block.threads):
             if not isinstance(thread, Thread):
@@ -180,14 +253,8 @@ class _Validator:
                     None,
                     Problem("a thread needs at least one operation", "remove the empty thread"),
                 )
-            others = _Block()
-            for other in range(len(block.threads)):
-                if other != index:
-                    others.created.update(forks_by_thread[other])
-                    others.exited.update(exits_by_thread[other])
-                if other < index:
-                    others.created_earlier.update(forks_by_thread[other])
-            mine = procs.copy()
+            others = _Block(forks, exits, index)
+            mine = _ThreadProcesses(procs)
             for op in thread.ops:
                 if isinstance(op, Parallel):
                     raise self.fail(
@@ -196,10 +263,10 @@ class _Validator:
                         Problem("parallel blocks do not nest", "threads hold operations only"),
                     )
                 self.check_op(op, mine, others)
-            after.live |= mine.live - procs.live
-            after.live -= procs.live - mine.live
-            after.ever |= mine.ever
-            after.exited_at.update(mine.exited_at)
+            after.live |= mine.new_live
+            after.live -= mine.gone
+            after.ever |= mine.ever.added
+            after.exited_at.update(mine.exited_here)
         procs.live, procs.ever, procs.exited_at = after.live, after.ever, after.exited_at
         for index, entry in enumerate(block.schedule or ()):
             if not isinstance(entry, int) or not 0 <= entry < len(block.threads):
@@ -213,7 +280,7 @@ class _Validator:
                     ),
                 )
 
-    def check_op(self, op: Op, procs: _Processes, block: _Block) -> None:
+    def check_op(self, op: Op, procs: _Processes | _ThreadProcesses, block: _Block) -> None:
         self.check_fields(op)
         if op.expect is not None:
             try:
@@ -235,29 +302,31 @@ class _Validator:
                 procs.exited_at[name] = op.pos
 
     def check_existing(
-        self, op: Op, part: str, name: str, procs: _Processes, block: _Block
+        self, op: Op, part: str, name: str, procs: _Processes | _ThreadProcesses, block: _Block
     ) -> None:
         if not PROC_NAME.fullmatch(name):
             raise self.fail(op, part, Problem(f"{name!r} is not a process name", PROC_HINT))
-        if name in block.exited:
+        exited, exited_at = block.exited(name)
+        created, created_at = block.created(name)
+        if exited:
             raise self.fail(
                 op,
                 part,
                 Problem(
                     f"process {name} is exited by another thread of this parallel block"
-                    + _at_line(block.exited[name]),
+                    + _at_line(exited_at),
                     "a process one thread exits cannot be used by the other threads of the block",
                 ),
             )
         if name in procs.live:
             return
-        if name in block.created:
+        if created:
             raise self.fail(
                 op,
                 part,
                 Problem(
                     f"process {name} is created by another thread of this parallel block"
-                    + _at_line(block.created[name]),
+                    + _at_line(created_at),
                     "a thread can use a process it forks itself; the others can after the block",
                 ),
             )
@@ -280,12 +349,14 @@ class _Validator:
             ),
         )
 
-    def check_fresh(self, op: Fork, name: str, procs: _Processes, block: _Block) -> None:
+    def check_fresh(
+        self, op: Fork, name: str, procs: _Processes | _ThreadProcesses, block: _Block
+    ) -> None:
         if not PROC_NAME.fullmatch(name):
             raise self.fail(op, "child", Problem(f"{name!r} is not a process name", PROC_HINT))
         if name in procs.live:
             message = f"process {name} already exists"
-        elif name in procs.ever or name in block.created_earlier:
+        elif name in procs.ever or block.created_earlier(name):
             message = f"the name {name} is already taken"
         else:
             return
@@ -300,6 +371,11 @@ class _Validator:
             check_op_fields(op, self.program.config.nodes)
         except FieldProblem as problem:
             raise self.fail(op, problem.part, problem) from None
+
+
+def _note(table: dict[str, list[tuple[int, Pos | None]]], name: str, thread: int,
+          pos: Pos | None) -> None:
+    table.setdefault(name, []).append((thread, pos))
 
 
 def _at_line(pos: Pos | None) -> str:

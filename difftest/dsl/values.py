@@ -233,8 +233,8 @@ def check_op_fields(op: Op, nodes: int) -> None:
             "addr",
             f"address {_hex(addr)} is not a multiple of the page size",
             f"pages are {PAGE_SIZE:#x} bytes: try {_hex(addr - addr % PAGE_SIZE)}"
-            if isinstance(addr, int) and addr > 0
-            else f"addresses are multiples of {PAGE_SIZE:#x}",
+            if isinstance(addr, int) and 0 < addr < ADDRESS_LIMIT
+            else f"addresses are multiples of {PAGE_SIZE:#x} below {ADDRESS_LIMIT:#x}",
         )
         need(
             addr < ADDRESS_LIMIT,

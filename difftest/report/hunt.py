@@ -49,13 +49,21 @@ def hunt_blocks(
 ) -> list[Block]:
     """The summary table (implementation × signature class), then each minimal program."""
     seed = "no seed" if hunted.seed is None else f"seed {hunted.seed}"
-    blocks: list[Block] = [
-        Heading("hunt"),
-        Text(
-            f"{hunted.examples} examples in {hunted.seconds:.1f} s ({seed}, profile "
-            f"{hunted.profile}); {len(findings)} divergence class(es) found."
-        ),
-    ]
+    summary = (
+        f"{hunted.examples} examples in {hunted.seconds:.1f} s ({seed}, profile "
+        f"{hunted.profile}); {len(findings)} divergence class(es) found."
+    )
+    if hunted.interrupted:
+        summary = (
+            f"INTERRUPTED by {hunted.signal or 'SIGINT'} before the budget was spent: the report "
+            "so far. " + summary
+        )
+    if hunted.over_budget:
+        summary += (
+            f" {hunted.over_budget} example(s) skipped: a tool limit was reached (budget "
+            "exceeded, no verdict)."
+        )
+    blocks: list[Block] = [Heading("hunt"), Text(summary)]
     rows: list[list[Cell]] = []
     for impl in hunted.impls:
         found = [f for f in findings if f.finding.impl == impl]
@@ -63,7 +71,7 @@ def hunt_blocks(
             rows.append([impl, "-", "no", None, None, None, None, None, None, None])
         for item in found:
             finding = item.finding
-            saved = str(finding.saved) if finding.saved else "(already saved)" if saving else None
+            saved = _saved_cell(finding, saving)
             rows.append([
                 impl,
                 finding.signature,
@@ -89,6 +97,16 @@ def hunt_blocks(
     return blocks
 
 
+def _saved_cell(finding: Finding, saving: bool) -> str | None:
+    if finding.saved:
+        return str(finding.saved)
+    if finding.save_error is not None:
+        return "NOT SAVED (see below)"
+    if saving and finding.judgement is None:
+        return "-"  # a crash has no verdict to write down
+    return "(already saved)" if saving else None
+
+
 def _finding_blocks(item: HuntFinding) -> list[Block]:
     finding = item.finding
     blocks: list[Block] = [Heading(f"{finding.impl}: {finding.signature}", level=2)]
@@ -99,6 +117,10 @@ def _finding_blocks(item: HuntFinding) -> list[Block]:
         facts.append(f"classification {finding.classification}")
     if finding.saved is not None:
         facts.append(f"saved as {finding.saved}")
+    if finding.save_error is not None:
+        facts.append(f"NOT SAVED: {finding.save_error}")
+    if not finding.simplified:
+        facts.append("not simplified (the hunt was interrupted): as hypothesis left it")
     if finding.detail:
         facts.append(finding.detail)
     blocks.append(Text("; ".join(facts) + "."))

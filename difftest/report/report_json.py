@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ptediff.core.errors import DslError, DslSyntaxError, DslValidationError, PtediffError
+from ptediff.core.errors import (
+    DslError,
+    DslSyntaxError,
+    DslValidationError,
+    ModelCrash,
+    PtediffError,
+)
 from ptediff.core.outcome import PteState
 from ptediff.core.program import Expect, Op, Program
 from ptediff.judge.differ import Judgement
@@ -114,11 +120,18 @@ def run_json(files: Sequence[RunFile], errors: Sequence[PtediffError] = ()) -> J
             "path": item.path,
             "passed": item.passed,
             "spec_error": item.spec_error,
+            "budget_exceeded": item.budget,
+            "crashes": [crash_json(crash) for crash in item.crashes],
             "program": program_json(item.program),
             "verdicts": [verdict_json(item.program, v) for v in item.verdicts],
         }
         for item in files
     ])
+
+
+def crash_json(crash: ModelCrash) -> Json:
+    return {"impl": crash.impl, "class": crash.cls, "message": crash.message,
+            "where": crash.where}
 
 
 def verdict_json(program: Program, verdict: Verdict) -> Json:
@@ -294,7 +307,11 @@ def hunt_json(hunted: HuntReport, findings: Sequence[HuntFinding]) -> Json:
         budget_seconds=hunted.budget_seconds,
         examples=hunted.examples,
         seconds=hunted.seconds,
-        passed=all(item.expected for item in findings) and not hunted.errors,
+        interrupted=hunted.interrupted,
+        signal=hunted.signal,
+        over_budget=hunted.over_budget,
+        passed=all(item.expected for item in findings) and not hunted.errors
+        and not hunted.interrupted,
         errors=list(hunted.errors),
         findings=[_finding_json(item) for item in findings],
         jobs=hunted.jobs,
@@ -323,6 +340,8 @@ def _finding_json(item: HuntFinding) -> Json:
         "concurrency": finding.concurrency,
         "classification": finding.classification,
         "saved": str(finding.saved) if finding.saved is not None else None,
+        "save_error": finding.save_error,
+        "simplified": finding.simplified,
         "program": item.text,
         "detail": finding.detail or None,
         "from_database": finding.from_database,

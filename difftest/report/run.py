@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ptediff.core.errors import ModelCrash
 from ptediff.core.program import Program
 from ptediff.judge.verdict import Verdict
 from ptediff.report.blocks import Block, Heading, Table, Text, table
@@ -19,10 +20,17 @@ class RunFile:
     program: Program
     verdicts: tuple[Verdict, ...]
     spec_error: str | None = None  # a `=> RESULT` the spec itself does not meet
+    crashes: tuple[ModelCrash, ...] = ()  # models that raised: `crash:<type>` findings
+    budget: str | None = None  # a tool limit reached: no verdict for the rest of the file
 
     @property
     def passed(self) -> bool:
-        return self.spec_error is None and all(v.passed for v in self.verdicts)
+        return (
+            self.spec_error is None
+            and self.budget is None
+            and not self.crashes
+            and all(v.passed for v in self.verdicts)
+        )
 
 
 def run_blocks(files: Sequence[RunFile]) -> list[Block]:
@@ -32,7 +40,12 @@ def run_blocks(files: Sequence[RunFile]) -> list[Block]:
         if item.spec_error is not None:
             blocks.append(Text(f"FAIL: {item.spec_error}"))
             continue
-        blocks.append(verdict_table(item.verdicts))
+        if item.verdicts:
+            blocks.append(verdict_table(item.verdicts))
+        for crash in item.crashes:
+            blocks.append(Text(f"FAIL: {crash.impl} diverges: {crash.cls}: {crash.describe()}"))
+        if item.budget is not None:
+            blocks.append(Text(f"NO VERDICT: {item.budget}"))
         for verdict in item.verdicts:
             if verdict.judgement.agrees:
                 continue

@@ -46,6 +46,8 @@ class Finding:
     saved: Path | None = None
     classification: str | None = None  # fixed / fix-incomplete / spec-gap / agree
     detail: str = ""  # for a crash: the exception
+    save_error: str | None = None  # why it could not be saved (it stays in the report)
+    simplified: bool = True  # False: the hunt was interrupted before it could simplify it
     from_database: bool = False  # replayed from a campaign database, not generated
 
     @property
@@ -66,7 +68,9 @@ class HuntReport:
     max_examples: int | None = None
     budget_seconds: float | None = None
     errors: list[str] = field(default_factory=list)  # hypothesis errors other than divergences
-    interrupted: bool = False  # stopped by Ctrl-C (the chunk running then is lost)
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM before the budget was spent
+    signal: str | None = None  # which one: "SIGINT" or "SIGTERM"
+    over_budget: int = 0  # examples skipped: a tool limit (BudgetExceeded) gave no verdict
     coverage: KernelCoverage | None = None  # modelled kernel functions the programs reached
     replayed: int = 0  # programs replayed from a campaign database before the search
     jobs: int = 1  # worker processes (`ptediff.search.jobs` merges their reports)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from hypothesis import Verbosity, settings
+from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import seed as with_seed
 from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
@@ -38,6 +38,7 @@ from ptediff.judge.check import check, check_located
 from ptediff.judge.differ import Judgement, classify
 from ptediff.search import profiles
 from ptediff.search.coverage import KernelCoverage
+from ptediff.search.crash_shrink import simplify_crash
 from ptediff.search.database import campaign_keys, stored_programs, without_reuse
 from ptediff.search.findings import Finding, HuntReport, ProgramSize
 from ptediff.search.property import (
@@ -52,7 +53,7 @@ from ptediff.search.property import (
     divergence_type,
     resolve_impls,
 )
-from ptediff.search.regressions import save
+from ptediff.search.regressions import SaveError, check_writable, save
 from ptediff.search.simplify import Simplified, simplify
 
 POSTFIX = "postfix"
@@ -123,6 +124,7 @@ def hunt(
         max_examples=max_examples,
         budget_seconds=seconds,
     )
+    target = None if save_dir is None else check_writable(save_dir)  # before, not at a finding
     report.coverage = KernelCoverage.of(kernel for _, kernel in named)
     search = _Search(named, report, progress, seconds, check_invariants, strategy)
     if database is not None:
@@ -133,54 +135,106 @@ def hunt(
                 continue
             search.found.add(divergence.key)
             start = len(report.findings)
-            _record(report, search, divergence, save_dir, check_invariants)
+            _record(report, search, divergence, target, check_invariants)
             for finding in report.findings[start:]:
                 finding.from_database = True
         if exchange is not None:
             exchange.announce(search.found)
     remaining = max_examples
     wanted = set(until)
-    while (
-        (remaining is None or remaining > 0)
-        and not search.out_of_time()
-        and not (wanted and wanted <= search.found)
-    ):
-        if exchange is not None:
-            search.found.update(exchange.found_elsewhere())
-            if wanted and wanted <= search.found:
-                break
-        size = CHUNK_EXAMPLES if remaining is None else min(CHUNK_EXAMPLES, remaining)
-        chunk_settings = settings(
-            base,
-            max_examples=size,
-            database=base.database if seed is None and report.chunks == 0 else None,
-            verbosity=Verbosity.quiet,
-            report_multiple_bugs=True,
-        )
-        if database is not None:  # replayed above: save new failures, never prune shared ones
+    pending: list[DivergenceFound] = []  # the chunk's new divergences not yet recorded
+    try:
+        while (
+            (remaining is None or remaining > 0)
+            and not search.out_of_time()
+            and not (wanted and wanted <= search.found)
+        ):
+            if exchange is not None:
+                search.found.update(exchange.found_elsewhere())
+                if wanted and wanted <= search.found:
+                    break
+            size = CHUNK_EXAMPLES if remaining is None else min(CHUNK_EXAMPLES, remaining)
             chunk_settings = settings(
-                chunk_settings,
-                database=database,
-                derandomize=False,  # the chunk seed below keeps a derandomized profile's runs
-                phases=without_reuse(chunk_settings.phases),
+                base,
+                max_examples=size,
+                database=base.database if seed is None and report.chunks == 0 else None,
+                verbosity=Verbosity.quiet,
+                report_multiple_bugs=True,
+                # programs over a tool limit are rejected (counted, never findings)
+                suppress_health_check=[*base.suppress_health_check, HealthCheck.filter_too_much],
             )
-        chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
-        try:
-            for divergence in search.run_chunk(chunk_settings, chunk_seed):
+            if database is not None:  # replayed above: save new failures, never prune shared ones
+                chunk_settings = settings(
+                    chunk_settings,
+                    database=database,
+                    derandomize=False,  # the chunk seed below keeps a derandomized profile's runs
+                    phases=without_reuse(chunk_settings.phases),
+                )
+            chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
+            pending = list(search.run_chunk(chunk_settings, chunk_seed))
+            while pending:
+                divergence = pending[0]
                 if divergence.key not in search.found:  # else already found as another's twin
                     search.found.add(divergence.key)
-                    _record(report, search, divergence, save_dir, check_invariants)
+                    _record(report, search, divergence, target, check_invariants)
                     if exchange is not None:
                         exchange.announce(search.found)
-        except KeyboardInterrupt:  # Ctrl-C ends the hunt with what it has found so far
-            report.interrupted = True
-            break
-        report.chunks += 1
-        report.generated += size
-        if remaining is not None:
-            remaining -= size
+                pending.pop(0)
+            report.chunks += 1
+            report.generated += size
+            if remaining is not None:
+                remaining -= size
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: end with what is found so far
+        report.interrupted = True
+        report.signal = getattr(stop, "signal", "SIGINT")
+        in_flight = [*pending, *search.in_flight()]
+        _keep_unsimplified(report, search, in_flight, target)
+    finally:
+        report.over_budget += search.over_budget()
     report.seconds = search.elapsed()
     return report
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal that ends a hunt like Ctrl-C does (the CLI raises it for SIGTERM)."""
+
+    def __init__(self, signal: str) -> None:
+        super().__init__(signal)
+        self.signal = signal
+
+
+def _keep_unsimplified(
+    report: HuntReport,
+    search: _Search,
+    divergences: Sequence[DivergenceFound],
+    save_dir: Path | None,
+) -> None:
+    """The findings an interrupt caught in flight, as hypothesis left them: reported (marked
+    not simplified) and saved, not lost. Nothing is run: the user asked to stop."""
+    for divergence in divergences:
+        if report.finding(divergence.impl, divergence.cls) is not None:
+            continue  # recorded in full before the interrupt
+        search.found.add(divergence.key)
+        judgement = divergence.judgement
+        program = divergence.program
+        first = search.first_seen.get(divergence.key, (report.examples, search.elapsed()))
+        finding = Finding(
+            impl=divergence.impl,
+            signature=divergence.cls,
+            op=divergence.op,
+            examples_to_first=first[0],
+            seconds_to_first=first[1],
+            shrunk=program,
+            program=program,
+            judgement=judgement,
+            size=ProgramSize.of(program, 0),
+            concurrency="sequential" if not program.blocks() else "threads",
+            detail=divergence.detail,
+            simplified=False,
+        )
+        report.findings.append(finding)
+        if save_dir is not None and judgement is not None:
+            _save([finding], search, save_dir, False)
 
 
 def _profile(name: str) -> settings:
@@ -219,6 +273,17 @@ class _Search:
         self.chunk_calls = 0  # property runs in the current chunk
         self.chunk_size = 0
         self.found: set[ClassKey] = set()
+        self.prop: DifferentialProperty | None = None  # the current chunk's
+        self._over_budget = 0  # over-budget programs of the chunks done
+
+    def in_flight(self) -> list[DivergenceFound]:
+        """The smallest failure per class the running chunk has seen but not reported."""
+        if self.prop is None:
+            return []
+        return [d for key, d in self.prop.smallest.items() if key not in self.found]
+
+    def over_budget(self) -> int:
+        return self._over_budget + (self.prop.over_budget if self.prop is not None else 0)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -257,6 +322,9 @@ class _Search:
             shrink_budget=SHRINK_BUDGET,
             coverage=self.report.coverage,
         )
+        if self.prop is not None:
+            self._over_budget += self.prop.over_budget
+        self.prop = prop
         test = differential_test(prop, self.strategy)
         if chunk_seed is not None:
             test = with_seed(chunk_seed)(test)
@@ -335,7 +403,11 @@ def _finding(
         divergence.key,
         search.first_seen.get((divergence.impl, "crash"), (report.examples, search.elapsed())),
     )
-    if divergence.judgement is None:  # a model crash: nothing to judge or simplify
+    if divergence.judgement is None:  # a model crash: simplified by crash alone
+        type_name = divergence.cls.partition(":")[2]
+        program, crash = simplify_crash(
+            divergence.program, kernel, type_name, check_invariants=check_invariants
+        )
         return Finding(
             divergence.impl,
             divergence.cls,
@@ -343,11 +415,11 @@ def _finding(
             first[0],
             first[1],
             divergence.program,
-            divergence.program,
+            program,
             None,
-            ProgramSize.of(divergence.program, 0),
-            "sequential" if not divergence.program.blocks() else "threads",
-            detail=divergence.detail,
+            ProgramSize.of(program, 0),
+            "sequential" if not program.blocks() else "threads",
+            detail=crash.describe() if crash is not None else divergence.detail,
         )
     simplified = simplify(
         divergence.program, kernel, divergence.cls, check_invariants=check_invariants
@@ -387,15 +459,20 @@ def _save(
         postfix = None
         if POSTFIX in kernels and POSTFIX not in impl_names:
             postfix = check(program, kernels[POSTFIX], check_invariants=check_invariants)
-        path = save(
-            program,
-            lead.judgement,
-            lead.impl,
-            save_dir,
-            also=impl_names[1:],
-            postfix_judgement=postfix,
-            check_invariants=check_invariants,
-        )
+        try:
+            path = save(
+                program,
+                lead.judgement,
+                lead.impl,
+                save_dir,
+                also=impl_names[1:],
+                postfix_judgement=postfix,
+                check_invariants=check_invariants,
+            )
+        except SaveError as error:  # the finding stays in the report, marked unsaved
+            for finding in group:
+                finding.save_error = str(error)
+            continue
         for finding in group:
             finding.saved = path
 

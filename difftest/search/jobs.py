@@ -231,7 +231,7 @@ def hunt_jobs(jobs: int, campaign: Campaign, progress: Progress | None = None) -
         worker.start()
     reports: dict[int, HuntReport] = {}
     errors: dict[int, str] = {}
-    interrupted = False
+    interrupted: str | None = None  # the signal that ended the campaign early
     while len(reports) + len(errors) < jobs:
         try:
             message = outbox.get(timeout=POLL_SECONDS)
@@ -240,8 +240,8 @@ def hunt_jobs(jobs: int, campaign: Campaign, progress: Progress | None = None) -
                 if i not in reports and i not in errors and worker.exitcode not in (None, 0):
                     errors[i] = f"worker exited with status {worker.exitcode}"
             continue
-        except KeyboardInterrupt:  # the workers got it too (same process group) and stop
-            interrupted = True
+        except KeyboardInterrupt as stop:  # the workers got it too (same process group)
+            interrupted = getattr(stop, "signal", "SIGINT")
             _interrupt_stragglers(workers, reports, errors)
             continue
         _handle(message, state, inboxes, reports, errors, progress, campaign)
@@ -249,7 +249,8 @@ def hunt_jobs(jobs: int, campaign: Campaign, progress: Progress | None = None) -
         worker.join(timeout=5)
     merged = merge(campaign, [reports[i] for i in sorted(reports)], state)
     merged.errors.extend(f"worker {i}: {errors[i]}" for i in sorted(errors))
-    merged.interrupted = merged.interrupted or interrupted
+    merged.interrupted = merged.interrupted or interrupted is not None
+    merged.signal = merged.signal or interrupted
     merged.jobs = jobs
     return merged
 
@@ -305,6 +306,8 @@ def merge(campaign: Campaign, reports: Sequence[HuntReport], state: _Progress) -
         merged.chunks += report.chunks
         merged.replayed = max(merged.replayed, report.replayed)
         merged.interrupted = merged.interrupted or report.interrupted
+        merged.signal = merged.signal or report.signal
+        merged.over_budget += report.over_budget
         merged.errors.extend(report.errors)
         if report.coverage is not None:
             if merged.coverage is None:

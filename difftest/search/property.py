@@ -26,6 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.internal.observability import observability_enabled
 from ptediff import impls
+from ptediff.core.errors import BudgetExceeded, ModelCrash, PtediffError
 from ptediff.core.outcome import Outcome
 from ptediff.core.program import Parallel, Program
 from ptediff.impls import coverage as kernel_coverage
@@ -131,6 +132,7 @@ class DifferentialProperty:
     deadline: float | None = None
     shrink_budget: int | None = None
     smallest: dict[ClassKey, DivergenceFound] = field(default_factory=dict, repr=False)
+    over_budget: int = 0  # programs skipped because a tool limit gave no verdict
     # When set, every program run counts the modelled kernel functions it reached (the hunt's
     # coverage figure); under hypothesis observability they also become test-case features.
     coverage: KernelCoverage | None = None
@@ -154,7 +156,15 @@ class DifferentialProperty:
         known = program in self._runs or program in self._failing
         if not known and self._spent():
             raise BudgetSpent
-        runs = self._failing.get(program) or self.runs(program)
+        try:
+            runs = self._failing.get(program) or self.runs(program)
+        except BudgetExceeded:
+            # A tool limit (spec states, scheduler steps): no verdict on this program, so no
+            # finding either; it is counted and hypothesis told to look elsewhere.
+            self.over_budget += 1
+            if hypothesis.currently_in_test_context():
+                hypothesis.reject()
+            return
         if self.observer is not None:
             self.observer(program, [(run.name, run.judgement) for run in runs])
         if observability_enabled() and hypothesis.currently_in_test_context():
@@ -204,8 +214,12 @@ class DifferentialProperty:
                 kernel = kernel_coverage.counted(model) if counting else model
                 try:
                     outcome = impls.run(kernel, variant, check_invariants=self.check_invariants)
-                except Exception as crash:  # a model bug: its own class, not a traceback
-                    error = f"{type(crash).__name__}: {crash}"
+                except ModelCrash as crash:  # a model bug: its own class, not a traceback
+                    runs.append(_Run(name, variant, None, None, crash.describe()))
+                except PtediffError:  # a tool limit (BudgetExceeded): no verdict at all
+                    raise
+                except Exception as crash:  # raised outside the model run proper
+                    error = ModelCrash.of(name, crash).describe()
                     runs.append(_Run(name, variant, None, None, error))
                 else:
                     runs.append(_Run(name, variant, judge(variant, allowed, outcome), outcome))
