@@ -14,6 +14,8 @@ models alone, counted and plain. Figures depend on the machine and its load: say
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import time
 from collections.abc import Sequence
@@ -43,38 +45,48 @@ FIXES = {
 
 
 def scaling(jobs: Sequence[int], seconds: float, seeds: Sequence[int]) -> None:
-    print(f"hunt of every registered model, {seconds:g} s, seeds {list(seeds)}")
-    header = f"{'jobs':>4}  {'seed':>4}  {'examples':>8}  {'ex/s':>6}  " + "  ".join(
-        f"{impl[:14]:>14} {cls.split(':')[-1][:12]:>12}"
-        for fix in FIXES.values() for impl, cls in fix
-    )
-    print(header)
+    """Each seed under every N in turn (so a change in the machine's load hits all N alike)."""
+    print(f"hunt of every registered model, {seconds:g} s, seeds {list(seeds)}; load average "
+          f"{os.getloadavg()[0]:.1f} at the start")
+    columns = [(name, impl, cls) for name, fix in FIXES.items() for impl, cls in fix]
+    print(f"{'jobs':>4}  {'seed':>4}  {'examples':>8}  {'ex/s':>6}  {'cpu s':>6}  "
+          f"{'ex/cpu s':>8}  " + "  ".join(f"{name} {impl}" for name, impl, _ in columns))
     rates: dict[int, list[float]] = {}
+    per_cpu: dict[int, list[float]] = {}
     ttf: dict[tuple[int, str, str], list[float]] = {}
-    for n in jobs:
-        for seed in seeds:
+    for seed in seeds:
+        for n in jobs:
             campaign = Campaign(impls=None, max_examples=None, seconds=seconds, seed=seed,
                                 profile="dev", save_dir=None, check_invariants=False,
                                 database=None, observe=None)
+            cpu_before = _cpu_seconds()
             report = run_campaign(n, campaign)
-            rate = report.examples / report.seconds
-            rates.setdefault(n, []).append(rate)
+            cpu = _cpu_seconds() - cpu_before
+            rates.setdefault(n, []).append(report.examples / report.seconds)
+            per_cpu.setdefault(n, []).append(report.examples / cpu)
             cells = []
-            for fix in FIXES.values():
-                for impl, cls in fix:
-                    found = report.finding(impl, cls)
-                    value = found.seconds_to_first if found else float("inf")
-                    ttf.setdefault((n, impl, cls), []).append(value)
-                    cells.append(f"{'> budget' if found is None else f'{value:.1f}':>27}")
-            print(f"{n:>4}  {seed:>4}  {report.examples:>8}  {rate:>6.1f}  " + "  ".join(cells))
-    print("\nmedians")
+            for _, impl, cls in columns:
+                found = report.finding(impl, cls)
+                value = found.seconds_to_first if found else float("inf")
+                ttf.setdefault((n, impl, cls), []).append(value)
+                cells.append(_fmt(value))
+            print(f"{n:>4}  {seed:>4}  {report.examples:>8}  {rates[n][-1]:>6.1f}  {cpu:>6.1f}  "
+                  f"{per_cpu[n][-1]:>8.1f}  " + "  ".join(cells), flush=True)
+    print(f"\nmedians (load average {os.getloadavg()[0]:.1f} at the end)")
     for n in jobs:
         medians = ", ".join(
             f"{name} {impl}: {_fmt(statistics.median(ttf[(n, impl, cls)]))}"
-            for name, fix in FIXES.items() for impl, cls in fix
+            for name, impl, cls in columns
         )
-        print(f"jobs {n}: {statistics.median(rates[n]):.1f} examples/s; seconds to first: "
-              f"{medians}")
+        print(f"jobs {n}: {statistics.median(rates[n]):.1f} examples/s, "
+              f"{statistics.median(per_cpu[n]):.1f} per CPU second; seconds to first: {medians}")
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _fmt(value: float) -> str:
@@ -122,7 +134,8 @@ def coverage_overhead(count: int) -> None:
         samples["bare"].append(models(False))
         samples["wrapped"].append(models(True))
     plain, with_coverage, bare, wrapped = (min(samples[k]) for k in samples)
-    print(f"{len(drawn)} programs, {len(kernels)} models")
+    print(f"{len(drawn)} programs, {len(kernels)} models (load average "
+          f"{os.getloadavg()[0]:.1f})")
     print(f"differential property: {plain / len(drawn) * 1e3:.2f} ms/program plain, "
           f"{with_coverage / len(drawn) * 1e3:.2f} with coverage "
           f"(+{(with_coverage / plain - 1) * 100:.1f}%)")
@@ -134,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.jobs", description=__doc__)
     parser.add_argument("--jobs", type=int, action="append", help="N to measure (repeatable)")
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--programs", type=int, default=300, help="for the coverage figure")
     parser.add_argument("--coverage-only", action="store_true")
     args = parser.parse_args(argv)

@@ -7,6 +7,10 @@ The observation lines must validate against hypothesis's documented observation 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +132,24 @@ def test_jobs_with_a_seed_and_an_example_budget_are_reproducible(tmp_path: Path)
     assert first.coverage is not None and first.coverage.programs > 0
     [saved] = (tmp_path / "saved").glob("*.pte")  # both workers, one deduplicated file
     assert f"diverges {FIX2[1]}" in saved.read_text()
+
+
+def test_sigterm_ends_a_jobs_campaign_with_one_partial_report(tmp_path: Path) -> None:
+    """`timeout` and CI signal the parent alone: it passes the stop on to its workers."""
+    hunt_process = subprocess.Popen(
+        [sys.executable, "-m", "ptediff", "hunt", "--jobs", "2", "--seconds", "300", "--impl",
+         FIX2[0], "--no-progress", "--format", "json", "--save", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(8)  # both workers are hunting by now (a fork each)
+    hunt_process.send_signal(signal.SIGTERM)
+    try:
+        out, err = hunt_process.communicate(timeout=300)
+    finally:
+        if hunt_process.poll() is None:  # never leave it (or its workers) behind
+            hunt_process.kill()
+            hunt_process.communicate()
+    assert hunt_process.returncode == 143, err
+    document = json.loads(out)
+    assert document["interrupted"] and document["signal"] == "SIGTERM" and document["jobs"] == 2
+    assert "Traceback" not in err
