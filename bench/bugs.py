@@ -67,7 +67,7 @@ SEEDED_BUGS: tuple[SeededBug, ...] = (
     SeededBug(
         2,
         "prefix-pte-unmap-arg",
-        "kernel-bug:remove_migration_pte",
+        "kmap-leak:remove_migration_pte",
         Program(
             (*_touched_page(), Migrate(INITIAL_PROC, PAGE, 1)), config=Config(highpte=True)
         ),

@@ -58,6 +58,12 @@ class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Faul
 
     NAME: ClassVar[str] = "postfix"
     REVERTS: ClassVar[str] = ""
+    # What a BUG does to the task that hits it. False (the kernel's way): the oops kills the
+    # task where it stands, every lock it holds stays held, and whoever waits for one of them
+    # waits for ever (a deadlock in the outcome); the thread runs no further operation. True:
+    # the model frees the dead task's locks and the thread goes on with its next operation,
+    # to look past a first BUG (subclass Kernel with it set; see docs/semantics.md).
+    BUG_RELEASES_LOCKS: ClassVar[bool] = False
 
     def run_op(self, op: Op) -> KGen[Result]:
         """The system call (or user access) behind one program operation."""
@@ -90,7 +96,7 @@ class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Faul
     def run_thread(
         self, ops: list[tuple[int, Op]], results: dict[int, Result]
     ) -> Generator[Wait, Any, None]:
-        """One task running `ops` in order; a BUG kills the operation, not the thread."""
+        """One task running `ops` in order; a BUG kills the task (see BUG_RELEASES_LOCKS)."""
         for n, (op_id, op) in enumerate(ops):
             assert self.current is not None
             self.current.op_id = op_id
@@ -102,7 +108,12 @@ class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Faul
                 result = yield from self.run_op(op)
             except KernelBug as bug:
                 self.bugs.append(BugReport(bug.function, bug.reason, op_id))
+                results[op_id] = BUG
+                if not self.BUG_RELEASES_LOCKS:
+                    task.kmaps.clear()  # the oops does not unmap, but no later op can leak
+                    return
                 task.release_all()
-                result = BUG
+                self.maybe_quiescent(task)
+                continue
             self.check_leaked_pte_mappings(task)
             results[op_id] = result

@@ -11,6 +11,7 @@ from typing import ClassVar
 from ptediff.core.outcome import BugReport
 from ptediff.core.program import Config
 from ptediff.impls.bugs import KernelBug
+from ptediff.impls.lifetime import Lifetime
 from ptediff.impls.pte import PresentPte, Pte, SwapEncoding
 from ptediff.impls.sched import (
     EXCLUSIVE,
@@ -22,7 +23,7 @@ from ptediff.impls.sched import (
     Task,
     TryAcquire,
 )
-from ptediff.impls.structs import AnonVma, Mm, Page, PageTable, SwapInfo, pmd_index
+from ptediff.impls.structs import Mm, Page, PageTable, Spinlock, SwapInfo, pmd_index
 
 ZERO_PFN = 0
 
@@ -60,7 +61,7 @@ class SwapState:
     cache: dict[int, Page] = field(default_factory=dict)  # swapper_space: entry -> page
 
 
-class KernelCore:
+class KernelCore(Lifetime):
     """State and primitives shared by every kernel file's functions."""
 
     NAME: ClassVar[str] = "postfix"
@@ -76,23 +77,35 @@ class KernelCore:
         self.procs: dict[str, Mm] = {}  # live processes by name
         self.mms: list[Mm] = []  # every mm not yet torn down (a BUG can leave one half-built)
         self.swap = SwapState(slots=[None] * self.enc.max_swapfiles)
-        self.current: Task | None = None
+        self._current: Task | None = None
         self.bugs: list[BugReport] = []
         self.page_unlock_hook: Callable[[Page], None] | None = None
+        self.init_lifetime()
+
+    @property
+    def current(self) -> Task | None:
+        """The task running now (set by the scheduler around every step)."""
+        return self._current
+
+    @current.setter
+    def current(self, task: Task | None) -> None:
+        if task is not None:
+            self.note_task(task)
+        self._current = task
 
     # -- processes ---------------------------------------------------------------------------
 
     def new_mm(self, name: str) -> Mm:
-        mm = Mm(name, RwSemaphore(f"mmap_sem of {name}"), Mutex(f"page_table_lock of {name}"))
+        mm = Mm(name, RwSemaphore(f"mmap_sem of {name}"), Spinlock(f"page_table_lock of {name}"))
         self.mms.append(mm)
         return mm
 
     # -- bugs --------------------------------------------------------------------------------
 
-    def report_bug(self, function: str, reason: str) -> None:
+    def report_bug(self, function: str, reason: str, kind: str = "corruption") -> None:
         """Corruption the kernel would not stop at: recorded, the operation goes on."""
         op = self.current.op_id if self.current is not None else None
-        self.bugs.append(BugReport(function, reason, op))
+        self.bugs.append(BugReport(function, reason, op, kind=kind))
 
     @staticmethod
     def bug_on(condition: bool, function: str, reason: str) -> None:
@@ -104,6 +117,7 @@ class KernelCore:
     def unlock(self, lock: Lock, mode: str = EXCLUSIVE) -> None:
         assert self.current is not None
         self.current.release(lock, mode)
+        self.maybe_quiescent(self.current)
 
     def lock_page(self, page: Page, function: str) -> KGen[None]:
         """lock_page() in mm/filemap.c: sleeps until PG_locked is ours."""
@@ -122,14 +136,6 @@ class KernelCore:
 
     # -- pages -------------------------------------------------------------------------------
 
-    def alloc_page(self, node: int = 0, data: int = 0) -> Page:
-        """alloc_page() in include/linux/gfp.h: pfns come from a counter (reproducible runs)."""
-        pfn = self._next_pfn
-        self._next_pfn += 1
-        page = Page(pfn, node, Mutex(f"PG_locked of pfn {pfn}"), data=data)
-        self.pages[pfn] = page
-        return page
-
     def pfn_to_page(self, pfn: int) -> Page:
         """pfn_to_page() in include/asm-generic/memory_model.h: a never-allocated pfn is a free,
         unlocked frame."""
@@ -139,27 +145,14 @@ class KernelCore:
             self.pages[pfn] = page
         return page
 
-    def get_page(self, page: Page) -> None:
-        """get_page() in include/linux/mm.h."""
-        page.refcount += 1
-
-    def put_page(self, page: Page) -> None:
-        """put_page() in mm/swap.c: the last reference frees the page (its struct page stays)."""
-        page.refcount -= 1
-        if page.refcount == 0 and not page.reserved:
-            page.freed = True
-
-    def vm_normal_page(self, pte: Pte) -> Page | None:
-        """vm_normal_page() in mm/memory.c: every present pte maps a struct page here."""
+    def vm_normal_page(self, pte: Pte, function: str | None = None) -> Page | None:
+        """vm_normal_page() in mm/memory.c: every present pte maps a struct page here. A pte
+        whose frame was freed (or reallocated) since it was made is reported."""
         if not isinstance(pte, PresentPte):
             return None
-        return self.pfn_to_page(pte.pfn)
-
-    def anon_vma_alloc(self) -> AnonVma:
-        """anon_vma_alloc() in mm/rmap.c."""
-        ident = self._next_anon_vma
-        self._next_anon_vma += 1
-        return AnonVma(ident, Mutex(f"anon_vma#{ident}->lock"))
+        page = self.pfn_to_page(pte.pfn)
+        self.check_frame(page, pte.alloc, function or self.where(), "a present pte")
+        return page
 
     # -- page tables -------------------------------------------------------------------------
 
@@ -168,7 +161,7 @@ class KernelCore:
         index = pmd_index(addr)
         table = mm.page_tables.get(index)
         if table is None:
-            table = PageTable(mm, index, Mutex(f"ptl of {mm.name} pmd {index}"))
+            table = PageTable(mm, index, Spinlock(f"ptl of {mm.name} pmd {index}"))
             mm.page_tables[index] = table
         return table
 
@@ -221,12 +214,15 @@ class KernelCore:
         self.pte_unmap(ptep)
 
     def check_leaked_pte_mappings(self, task: Task) -> None:
-        """At the end of an operation, any pte kmap still held was leaked."""
+        """At the end of an operation, any pte kmap still held was leaked: the KM_PTE0 slot
+        stays in use, and the next kmap_atomic of that slot trips CONFIG_DEBUG_HIGHMEM's
+        check (kmap_atomic in arch/i386/mm/highmem.c)."""
         for handle in task.kmaps:
             self.report_bug(
                 handle.mapper,
                 f"leaked pte mapping: the kmap_atomic of {handle.table.ptl.name} "
                 f"(pte at {handle.addr:#x}) was never released by pte_unmap",
+                kind="kmap-leak",
             )
         task.kmaps.clear()
 

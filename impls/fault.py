@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ptediff.core.program import SIGSEGV, Result
+from ptediff.core.program import SIGKILL, SIGSEGV, Result
 from ptediff.impls.core import KernelCore
+from ptediff.impls.memory import VM_FAULT_OOM
 from ptediff.impls.pte import PresentPte
 from ptediff.impls.sched import READ, Acquire, KGen, Preempt
 from ptediff.impls.structs import VM_EXEC, VM_READ, VM_WRITE, Mm
@@ -19,6 +20,7 @@ class Fault(KernelCore):
             pte = mm.pte(addr)
             if isinstance(pte, PresentPte) and not pte.protnone and (pte.write or not write):
                 page = self.pfn_to_page(pte.pfn)
+                self.check_frame(page, pte.alloc, "user_access", "the pte of a user access")
                 table = self.pte_alloc(mm, addr)
                 table.ptes[addr] = pte.mkyoung().mkdirty() if write else pte.mkyoung()
                 if write:
@@ -26,12 +28,14 @@ class Fault(KernelCore):
                     return 0
                 return page.data
             handled = yield from self.do_page_fault(mm, addr, write)
-            if not handled:
-                return SIGSEGV
+            if handled is not True:
+                return handled
             yield Preempt("user_access")
 
-    def do_page_fault(self, mm: Mm, addr: int, write: bool) -> KGen[bool]:
-        """do_page_fault() in arch/i386/mm/fault.c: False means SIGSEGV."""
+    def do_page_fault(self, mm: Mm, addr: int, write: bool) -> KGen[bool | str]:
+        """do_page_fault() in arch/i386/mm/fault.c: True when handled, else the signal the
+        task gets: SIGSEGV for a bad access, SIGKILL when the fault is VM_FAULT_OOM (the
+        out_of_memory path kills a task that is not init)."""
         yield Acquire("do_page_fault", mm.mmap_sem, READ)
         vma = mm.vma_at(addr)
         allowed = vma is not None and bool(
@@ -39,7 +43,7 @@ class Fault(KernelCore):
         )
         if vma is None or not allowed:
             self.unlock(mm.mmap_sem, READ)
-            return False
-        yield from self.handle_mm_fault(mm, vma, addr, write)
+            return SIGSEGV
+        rc = yield from self.handle_mm_fault(mm, vma, addr, write)
         self.unlock(mm.mmap_sem, READ)
-        return True
+        return SIGKILL if rc == VM_FAULT_OOM else True

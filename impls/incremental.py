@@ -83,8 +83,8 @@ class _Table:
 class IncrementalChecker(InvariantChecker):
     """InvariantChecker's I1-I5 from the changes of each step (see the module docstring)."""
 
-    def __init__(self, kernel: KernelCore) -> None:
-        super().__init__(kernel)
+    def __init__(self, kernel: KernelCore, rss: bool = False) -> None:
+        super().__init__(kernel, rss)
         self._tables: dict[int, _Table] = {}
         self._present: Counter[int] = Counter()  # pfn -> present ptes mapping it
         self._writers: dict[int, set[tuple[int, int]]] = {}  # pfn -> writable (table, addr)

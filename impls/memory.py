@@ -20,7 +20,8 @@ from ptediff.impls.structs import (
 
 def mk_pte(page: Page, vma: Vma) -> PresentPte:
     """mk_pte(page, vma->vm_page_prot)."""
-    return PresentPte(page.pfn, write=vma.page_prot.writable, protnone=not vma.page_prot.readable)
+    return PresentPte(page.pfn, write=vma.page_prot.writable, protnone=not vma.page_prot.readable,
+                      alloc=page.alloc_id)
 
 
 def maybe_mkwrite(pte: PresentPte, vma: Vma) -> PresentPte:
@@ -28,39 +29,43 @@ def maybe_mkwrite(pte: PresentPte, vma: Vma) -> PresentPte:
     return pte.mkwrite() if vma.flags & VM_WRITE else pte
 
 
+VM_FAULT_OOM = -1  # include/linux/mm.h: the fault could not get memory; the task is killed
+COPY_PTE_BATCH = 32  # copy_pte_range's progress limit before it may break its locks
+
+
 class Memory(KernelCore):
     """Page faults, copy_page_range and zap_pte_range."""
 
     # -- faults ------------------------------------------------------------------------------
 
-    def handle_mm_fault(self, mm: Mm, vma: Vma, addr: int, write: bool) -> KGen[None]:
-        """handle_mm_fault() in mm/memory.c."""
+    def handle_mm_fault(self, mm: Mm, vma: Vma, addr: int, write: bool) -> KGen[int | None]:
+        """handle_mm_fault() in mm/memory.c: VM_FAULT_OOM, or None for handled."""
         self.pte_alloc(mm, addr)
-        yield from self.handle_pte_fault(mm, vma, addr, write)
+        return (yield from self.handle_pte_fault(mm, vma, addr, write))
 
-    def handle_pte_fault(self, mm: Mm, vma: Vma, addr: int, write: bool) -> KGen[None]:
+    def handle_pte_fault(self, mm: Mm, vma: Vma, addr: int, write: bool) -> KGen[int | None]:
         """handle_pte_fault() in mm/memory.c: the pte is first read without its lock."""
         entry = mm.pte(addr)
         if entry is None:
             yield from self.do_anonymous_page(mm, vma, addr, write)
-            return
+            return None
         if isinstance(entry, SwapPte):
-            yield from self.do_swap_page(mm, vma, addr, entry, write)
-            return
+            return (yield from self.do_swap_page(mm, vma, addr, entry, write))
         mapped = yield from self.pte_offset_map_lock(mm, addr, "handle_pte_fault")
         assert mapped is not None
         ptep, ptl = mapped
         if ptep.get() != entry:
             self.pte_unmap_unlock(ptep, ptl)
-            return
+            return None
         if write and not entry.write:
             yield from self.do_wp_page(mm, vma, addr, ptep, ptl, entry)
-            return
+            return None
         updated = entry.mkyoung()
         if write:
             updated = updated.mkdirty()
         ptep.set(updated)
         self.pte_unmap_unlock(ptep, ptl)
+        return None
 
     def do_anonymous_page(self, mm: Mm, vma: Vma, addr: int, write: bool) -> KGen[None]:
         """do_anonymous_page() in mm/memory.c."""
@@ -79,6 +84,7 @@ class Memory(KernelCore):
             return
         if write:
             mm.anon_rss += 1
+            page.lru = True  # lru_cache_add_active()
             self.page_add_new_anon_rmap(page, vma, addr)
         else:
             mm.file_rss += 1
@@ -90,7 +96,7 @@ class Memory(KernelCore):
         self, mm: Mm, vma: Vma, addr: int, ptep: PteHandle, ptl: Mutex, orig: PresentPte
     ) -> KGen[None]:
         """do_wp_page() in mm/memory.c: entered with the pte locked, leaves it unlocked."""
-        old_page = self.vm_normal_page(orig)
+        old_page = self.vm_normal_page(orig, "do_wp_page")
         assert old_page is not None
         if old_page.anon:
             got = yield from self.trylock_page(old_page, "do_wp_page")
@@ -114,18 +120,24 @@ class Memory(KernelCore):
                 mm.file_rss -= 1
                 mm.anon_rss += 1
             ptep.set(maybe_mkwrite(mk_pte(new_page, vma).mkdirty(), vma))
+            new_page.lru = True  # lru_cache_add_active()
             self.page_add_new_anon_rmap(new_page, vma, addr)
             new_page = old_page  # the pte's reference on the old page goes below
-        self.put_page(new_page)
-        self.put_page(old_page)
+        self.put_page(new_page, "do_wp_page")
+        self.put_page(old_page, "do_wp_page")
         self.pte_unmap_unlock(ptep, ptl)
 
-    def do_swap_page(self, mm: Mm, vma: Vma, addr: int, orig: SwapPte, write: bool) -> KGen[None]:
-        """do_swap_page() in mm/memory.c (no swapin_readahead: as with vm.page-cluster=0)."""
+    def do_swap_page(
+        self, mm: Mm, vma: Vma, addr: int, orig: SwapPte, write: bool
+    ) -> KGen[int | None]:
+        """do_swap_page() in mm/memory.c (no swapin_readahead: as with vm.page-cluster=0).
+
+        A slot that cannot be read (read_swap_cache_async finds no swap count for it) is
+        VM_FAULT_OOM if the pte is still the same: do_page_fault then kills the task."""
         entry = orig.val
         if self.enc.is_migration_entry(entry):
             yield from self.migration_entry_wait(mm, addr)
-            return
+            return None
         page = self.lookup_swap_cache(entry)
         if page is None:
             page = self.read_swap_cache_async(entry)
@@ -135,12 +147,7 @@ class Memory(KernelCore):
                 ptep, ptl = mapped
                 still_there = ptep.get() == orig
                 self.pte_unmap_unlock(ptep, ptl)
-                self.bug_on(
-                    still_there,
-                    "do_swap_page",
-                    f"swap entry {entry:#x} has no swap slot (VM_FAULT_OOM)",
-                )
-                return
+                return VM_FAULT_OOM if still_there else None
         yield from self.lock_page(page, "do_swap_page")
         mapped = yield from self.pte_offset_map_lock(mm, addr, "do_swap_page")
         assert mapped is not None
@@ -148,8 +155,8 @@ class Memory(KernelCore):
         if ptep.get() != orig:
             self.pte_unmap_unlock(ptep, ptl)
             self.unlock_page(page)
-            self.put_page(page)
-            return
+            self.put_page(page, "do_swap_page")
+            return None
         mm.anon_rss += 1
         pte = mk_pte(page, vma)
         if write and self.can_share_swap_page(page):
@@ -163,8 +170,9 @@ class Memory(KernelCore):
         self.unlock_page(page)
         if write:
             yield from self.do_wp_page(mm, vma, addr, ptep, ptl, pte)
-            return
+            return None
         self.pte_unmap_unlock(ptep, ptl)
+        return None
 
     # -- fork --------------------------------------------------------------------------------
 
@@ -183,26 +191,33 @@ class Memory(KernelCore):
     def copy_pte_range(
         self, dst_mm: Mm, src_mm: Mm, src_table: PageTable, vma: Vma, start: int, end: int
     ) -> KGen[None]:
-        """copy_pte_range() in mm/memory.c.
-
-        Both ptls are dropped and retaken after every copied pte: that is where the kernel
-        may break out for a resched or lock break, and where fork can be interleaved.
-        """
+        """copy_pte_range() in mm/memory.c: both ptls are held over a batch; a none pte costs 1
+        and a copied one 8, and once the progress reaches 32 the loop breaks out if a resched
+        or lock break is pending. The model takes every such chance (a resched is always
+        pending), so the locks drop exactly where the kernel may drop them, and nowhere else.
+        The batch's rss is added to the child when the batch ends (add_mm_rss)."""
         addr = start
         while addr < end:
             dst_map, dst_ptl = yield from self.pte_alloc_map_lock(dst_mm, addr, "copy_pte_range")
             yield Acquire("copy_pte_range", src_table.ptl)
             src_map = self.map_pte(src_table, addr, "copy_pte_range")  # pte_offset_map_nested
-            copied = False
-            while addr < end and not copied:
+            rss = {"anon": 0, "file": 0}
+            progress = 0
+            while addr < end:
+                if progress >= COPY_PTE_BATCH:
+                    break  # need_resched() / need_lockbreak(): taken at every chance
                 src_ptep = PteHandle(src_table, addr, "copy_pte_range")
-                if src_ptep.get() is not None:
+                if src_ptep.get() is None:
+                    progress += 1
+                else:
                     dst_ptep = PteHandle(dst_map.table, addr, "copy_pte_range")
-                    self.copy_one_pte(dst_mm, src_mm, dst_ptep, src_ptep, vma, addr)
-                    copied = True
+                    self.copy_one_pte(dst_mm, src_mm, dst_ptep, src_ptep, vma, addr, rss)
+                    progress += 8
                 addr += PAGE_SIZE
             self.unlock(src_table.ptl)
             self.pte_unmap(src_map)
+            dst_mm.anon_rss += rss["anon"]  # add_mm_rss()
+            dst_mm.file_rss += rss["file"]
             self.pte_unmap_unlock(dst_map, dst_ptl)
 
     def copy_one_pte(
@@ -213,15 +228,18 @@ class Memory(KernelCore):
         src_ptep: PteHandle,
         vma: Vma,
         addr: int,
+        rss: dict[str, int] | None = None,
     ) -> None:
-        """copy_one_pte() in mm/memory.c: both ptls held."""
+        """copy_one_pte() in mm/memory.c: both ptls held; rss is counted in the caller's batch.
+        A copied migration entry adds no rss (the source of the child's rss drift after
+        442c9137, kernel-notes §6.7)."""
         pte: Pte = src_ptep.get()
         if isinstance(pte, SwapPte):
             entry = pte.val
             self.swap_duplicate(entry)
             dst_mm.on_mmlist = True
             if self.enc.is_migration_entry(entry):
-                pte = self.copy_migration_entry(vma, src_ptep, entry)
+                pte = self.copy_migration_entry(vma, src_ptep, entry, pte.alloc)
             dst_ptep.set(pte)
             return
         assert isinstance(pte, PresentPte)
@@ -229,19 +247,24 @@ class Memory(KernelCore):
             src_ptep.set(pte.wrprotect())
             pte = pte.wrprotect()
         if vma.flags & VM_SHARED:
-            pte = PresentPte(pte.pfn, pte.write, False, pte.young, pte.protnone)
+            pte = PresentPte(pte.pfn, pte.write, False, pte.young, pte.protnone, pte.alloc)
         pte = pte.mkold()
-        page = self.vm_normal_page(pte)
+        page = self.vm_normal_page(pte, "copy_one_pte")
         if page is not None:
-            self.get_page(page)
+            self.get_page(page, "copy_one_pte")
             self.page_dup_rmap(page)
-            if page.anon:
+            counter = "anon" if page.anon else "file"
+            if rss is not None:
+                rss[counter] += 1
+            elif page.anon:
                 dst_mm.anon_rss += 1
             else:
                 dst_mm.file_rss += 1
         dst_ptep.set(pte)
 
-    def copy_migration_entry(self, vma: Vma, src_ptep: PteHandle, entry: int) -> SwapPte:
+    def copy_migration_entry(
+        self, vma: Vma, src_ptep: PteHandle, entry: int, alloc: int = 0
+    ) -> SwapPte:
         """The migration-entry branch of copy_one_pte() in mm/memory.c (fix 3).
 
         Only a WRITE entry in a COW mapping changes: it becomes READ in place (no page
@@ -249,8 +272,8 @@ class Memory(KernelCore):
         """
         if self.enc.is_write_migration_entry(entry) and is_cow_mapping(vma.flags):
             entry = self.enc.make_migration_entry_read(entry)
-            src_ptep.set(SwapPte(entry))
-        return SwapPte(entry)
+            src_ptep.set(SwapPte(entry, alloc))
+        return SwapPte(entry, alloc)
 
     # -- munmap / exit -----------------------------------------------------------------------
 
@@ -276,16 +299,18 @@ class Memory(KernelCore):
                 continue
             ptep.set(None)
             if isinstance(pte, PresentPte):
-                page = self.vm_normal_page(pte)
+                page = self.vm_normal_page(pte, "zap_pte_range")
                 assert page is not None
-                if pte.dirty:
-                    page.dirty = True
+                # Only a file page takes the pte's dirty bit (set_page_dirty); an anon page's
+                # data dies with its last mapping, or lives on in its swap slot.
                 if page.anon:
                     mm.anon_rss -= 1
                 else:
+                    if pte.dirty:
+                        page.dirty = True
                     mm.file_rss -= 1
                 self.page_remove_rmap(page)
-                self.put_page(page)
+                self.put_page(page, "zap_pte_range")
             else:
                 yield from self.free_swap_and_cache(pte.val)
         self.pte_unmap_unlock(first, ptl)

@@ -8,6 +8,7 @@ from ptediff.core.outcome import ERRNO
 from ptediff.impls.core import KernelCore, PteHandle
 from ptediff.impls.memory import mk_pte
 from ptediff.impls.pte import Pte, SwapPte, is_swap_pte
+from ptediff.impls.rmap import SWAP_FAIL
 from ptediff.impls.sched import READ, Acquire, KGen, Mutex, WaitUnlocked
 from ptediff.impls.structs import Mm, Page, Vma
 
@@ -26,9 +27,17 @@ class Migrate(KernelCore):
         type_ = self.enc.migration_write if write else self.enc.migration_read
         return self.enc.swp_entry(type_, page.pfn)
 
-    def migration_entry_to_page(self, entry: int) -> Page:
-        """migration_entry_to_page() in include/linux/swapops.h: the page must be locked."""
+    def migration_entry_to_page(self, entry: int, alloc: int = 0,
+                                function: str = "migration_entry_to_page") -> Page:
+        """migration_entry_to_page() in include/linux/swapops.h: the page must be locked.
+
+        `alloc`: the allocation the entry was made for (ptediff's shadow); an entry naming a
+        frame that was reallocated since, and that its new owner happens to hold locked,
+        passes the BUG_ON and is reported as a use-after-free instead.
+        """
         page = self.pfn_to_page(self.enc.swp_offset(entry))
+        if not page.freed:
+            self.check_frame(page, alloc, function, "a migration entry")
         self.bug_on(
             not page.locked,
             "migration_entry_to_page",
@@ -45,11 +54,11 @@ class Migrate(KernelCore):
         if not isinstance(pte, SwapPte) or not self.enc.is_migration_entry(pte.val):
             self.pte_unmap_unlock(ptep, ptl)
             return
-        page = self.migration_entry_to_page(pte.val)
-        self.get_page(page)
+        page = self.migration_entry_to_page(pte.val, pte.alloc, "migration_entry_wait")
+        self.get_page(page, "migration_entry_wait")
         self.pte_unmap_unlock(ptep, ptl)
         yield WaitUnlocked("migration_entry_wait", page.lock)
-        self.put_page(page)
+        self.put_page(page, "migration_entry_wait")
 
     # -- move_pages entry --------------------------------------------------------------------
 
@@ -57,41 +66,71 @@ class Migrate(KernelCore):
         """sys_move_pages() in mm/migrate.c (do_move_pages) with MPOL_MF_MOVE_ALL; added in 2.6.18,
         after 0697212a (whose only callers were sys_migrate_pages and mbind).
 
-        `unlocked` stands for kernel-initiated migration (offlining, compaction): the page is
-        found through mm's page table but no mmap_sem is held.
+        `unlocked` stands for kernel-initiated migration: the page is found through mm's page
+        table but no mmap_sem is held. No 2006 kernel had such a caller (memory hot-remove
+        came in 2.6.24, compaction in 2.6.35); it is how a later caller uses this code.
         """
         if not 0 <= node < self.config.nodes:
             return -ERRNO["ENODEV"]
         if not unlocked:
             yield Acquire("do_move_pages", mm.mmap_sem, READ)
-        found = yield from self.follow_page_for_migration(mm, addr)
+        found = yield from self.follow_page_for_migration(mm, addr, node)
         if isinstance(found, int):
             status = found
-        elif found.node == node:
-            self.put_page(found)
-            status = node
         else:
             status = yield from self.migrate_pages([found], node)
         if not unlocked:
             self.unlock(mm.mmap_sem, READ)
         return status
 
-    def follow_page_for_migration(self, mm: Mm, addr: int) -> KGen[Page | int]:
-        """The lookup of do_move_pages(): find_vma + follow_page(FOLL_GET) + isolate_lru_page."""
-        vma = mm.vma_at(addr)
-        if vma is None or not vma.page_prot.readable:
+    def follow_page_for_migration(self, mm: Mm, addr: int, node: int) -> KGen[Page | int]:
+        """The lookup of do_move_pages() in mm/migrate.c (2.6.18): find_vma — which gives the
+        vma *above* a hole, so only an address above every vma is -EFAULT — then
+        follow_page(FOLL_GET), which checks no protection (a PROT_NONE pte is present) and
+        finds nothing in a hole (-ENOENT); the ZERO_PAGE is -ENOENT, a page already on `node`
+        is that node, and isolate_lru_page() takes the page off the LRU or says -EBUSY."""
+        vma = mm.find_vma(addr)
+        if vma is None:
             return -ERRNO["EFAULT"]
         mapped = yield from self.pte_offset_map_lock(mm, addr, "follow_page")
         if mapped is None:
             return -ERRNO["ENOENT"]
         ptep, ptl = mapped
-        page = self.vm_normal_page(ptep.get())
-        if page is None or page.reserved:
+        page = self.vm_normal_page(ptep.get(), "follow_page")
+        if page is None:
             self.pte_unmap_unlock(ptep, ptl)
             return -ERRNO["ENOENT"]
-        self.get_page(page)
+        self.get_page(page, "follow_page")
         self.pte_unmap_unlock(ptep, ptl)
-        return page
+        if page.reserved:
+            self.put_page(page, "do_move_pages")
+            return -ERRNO["ENOENT"]
+        if page.node == node:
+            self.put_page(page, "do_move_pages")
+            return node
+        rc = self.isolate_lru_page(page)
+        self.put_page(page, "do_move_pages")
+        return page if rc == 0 else rc
+
+    def isolate_lru_page(self, page: Page) -> int:
+        """isolate_lru_page() in mm/migrate.c: one isolator at a time takes the page off the
+        LRU, with a reference of its own; anyone else gets -EBUSY."""
+        if not page.lru:
+            return -ERRNO["EBUSY"]
+        page.lru = False
+        self.get_page(page, "isolate_lru_page")
+        return 0
+
+    def move_to_lru(self, page: Page) -> None:
+        """move_to_lru() in mm/migrate.c: back on the LRU, the isolation reference dropped
+        (a page nobody else holds is freed by it)."""
+        page.lru = True
+        self.put_page(page, "move_to_lru")
+
+    def putback_lru_pages(self, pages: list[Page]) -> None:
+        """putback_lru_pages() in mm/migrate.c."""
+        for page in pages:
+            self.move_to_lru(page)
 
     # -- the migration core ------------------------------------------------------------------
 
@@ -110,35 +149,38 @@ class Migrate(KernelCore):
                 if rc != -ERRNO["EAGAIN"]:
                     todo.remove(page)
                     status = node if rc == 0 else rc
-        for page in todo:  # putback_lru_pages()
-            self.put_page(page)
+        if todo:
+            self.putback_lru_pages(todo)
             status = -ERRNO["EAGAIN"]
         return status
 
     def unmap_and_move(self, page: Page, node: int, force: bool) -> KGen[int]:
-        """unmap_and_move() in mm/migrate.c (2.6.18; at 0697212a its body sat in migrate_pages)."""
+        """unmap_and_move() in mm/migrate.c as 6c5240ae made it (at 0697212a its body sat in
+        migrate_pages): a try_to_unmap that fails (SWAP_FAIL: an mlocked vma) is a permanent
+        -EPERM, after the entries already made are restored."""
         newpage = self.alloc_page(node)
         rc = 0
         if page.refcount == 1:  # freed from under us: nothing left to migrate
-            self.put_page(page)
-            self.put_page(newpage)
+            self.move_to_lru(page)
+            self.move_to_lru(newpage)
             return rc
         rc = -ERRNO["EAGAIN"]
         got = yield from self.trylock_page(page, "unmap_and_move")
         if not got:
             if not force:
-                self.put_page(newpage)
+                self.move_to_lru(newpage)
                 return rc
             yield from self.lock_page(page, "unmap_and_move")
-        yield from self.try_to_unmap(page, True)
-        if page.mapcount == 0:
+        if (yield from self.try_to_unmap(page, True)) == SWAP_FAIL:
+            rc = -ERRNO["EPERM"]
+        elif page.mapcount == 0:
             rc = yield from self.move_to_new_page(newpage, page)
         if rc:
             yield from self.remove_migration_ptes(page, page)
         self.unlock_page(page)
         if rc != -ERRNO["EAGAIN"]:
-            self.put_page(page)  # move_to_lru(): a migrated page is freed here
-        self.put_page(newpage)  # move_to_lru(newpage): frees it if migration failed
+            self.move_to_lru(page)  # a migrated page is freed here
+        self.move_to_lru(newpage)  # frees it if migration failed
         return rc
 
     def move_to_new_page(self, newpage: Page, page: Page) -> KGen[int]:
@@ -196,10 +238,18 @@ class Migrate(KernelCore):
 
     def remove_anon_migration_ptes(self, old: Page, new: Page) -> KGen[None]:
         """remove_anon_migration_ptes() in mm/migrate.c (named so by 04e62a29; the body of
-        remove_migration_ptes at 0697212a): the anon_vma lock is held throughout, in list order."""
+        remove_migration_ptes at 0697212a): the anon_vma lock is held throughout, in list order.
+
+        page->mapping is used with no RCU read-side section and no page_mapped() check: the
+        caller's mmap_sem is what keeps the anon_vma alive. A migration holding none (the
+        `unlocked` mode) may find it freed: a use-after-free the kernel closed only when
+        hot-remove became a caller (anon_vma held by an RCU read lock in unmap_and_move, 2.6.23+).
+        """
         anon_vma = new.anon_vma
         assert anon_vma is not None
+        self.check_anon_vma(anon_vma, "remove_anon_migration_ptes")
         yield Acquire("remove_anon_migration_ptes", anon_vma.lock)
+        self.check_anon_vma(anon_vma, "remove_anon_migration_ptes")
         for vma in list(anon_vma.vmas):
             yield from self.remove_migration_pte(vma, old, new)
         self.unlock(anon_vma.lock)
@@ -223,9 +273,10 @@ class Migrate(KernelCore):
         if (
             isinstance(pte, SwapPte)
             and self.enc.is_migration_entry(pte.val)
-            and self.migration_entry_to_page(pte.val) is old
+            and self.migration_entry_to_page(pte.val, pte.alloc, "remove_migration_pte") is old
         ):
-            self.get_page(new)
+            # 442c9137: no anon_rss++ here, as try_to_unmap_one made no anon_rss--.
+            self.get_page(new, "remove_migration_pte")
             write = self.enc.is_write_migration_entry(pte.val)
             pte = mk_pte(new, vma).mkold()
             if write:

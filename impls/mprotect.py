@@ -90,7 +90,7 @@ class Mprotect(KernelCore):
             if isinstance(pte, PresentPte):
                 ptep.set(pte_modify(pte, newprot))
             elif isinstance(pte, SwapPte) and self.enc.is_write_migration_entry(pte.val):
-                ptep.set(SwapPte(self.enc.make_migration_entry_read(pte.val)))
+                ptep.set(SwapPte(self.enc.make_migration_entry_read(pte.val), pte.alloc))
         self.pte_unmap_unlock(first, ptl)
 
 
@@ -103,4 +103,5 @@ def pte_modify(pte: PresentPte, newprot: PageProt) -> PresentPte:
         dirty=pte.dirty,
         young=pte.young,
         protnone=not newprot.readable,
+        alloc=pte.alloc,
     )

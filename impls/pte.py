@@ -7,7 +7,7 @@ type bits as MAX_SWAPFILES_SHIFT, so nothing observable is lost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -20,6 +20,8 @@ class PresentPte:
     """A present pte: the hardware bits ptediff cares about.
 
     protnone: a PROT_NONE pte (present to the kernel, but no user access: _PAGE_PROTNONE).
+    alloc: which allocation of the frame the pte was made for (not a hardware bit: ptediff's
+           shadow, so a stale pte to a reused frame is caught; 0 = unknown). Not compared.
     """
 
     pfn: int
@@ -27,6 +29,7 @@ class PresentPte:
     dirty: bool = False
     young: bool = False
     protnone: bool = False
+    alloc: int = field(default=0, compare=False)
 
     def wrprotect(self) -> PresentPte:
         """pte_wrprotect() in include/asm-x86_64/pgtable.h: clear the write bit."""
@@ -51,9 +54,14 @@ class PresentPte:
 
 @dataclass(frozen=True, slots=True)
 class SwapPte:
-    """A non-present, non-file pte holding a swap entry (a plain swap or a migration entry)."""
+    """A non-present, non-file pte holding a swap entry (a plain swap or a migration entry).
+
+    alloc: for a migration entry, the allocation of the page it was made for (shadow, as for
+    PresentPte; 0 = unknown). Not compared.
+    """
 
     val: int
+    alloc: int = field(default=0, compare=False)
 
 
 Pte = PresentPte | SwapPte | None

@@ -53,13 +53,18 @@ class Rmap(KernelCore):
         self.unlock(anon_vma.lock)
 
     def anon_vma_unlink(self, vma: Vma) -> KGen[None]:
-        """anon_vma_unlink() in mm/rmap.c."""
+        """anon_vma_unlink() in mm/rmap.c: the last vma to leave frees the anon_vma, after
+        dropping its lock (no RCU reader is waited for: the slab cache is type-stable)."""
         anon_vma = vma.anon_vma
         if anon_vma is None:
             return
         yield Acquire("anon_vma_unlink", anon_vma.lock)
+        self.check_anon_vma(anon_vma, "anon_vma_unlink")
         anon_vma.vmas.remove(vma)
+        empty = not anon_vma.vmas
         self.unlock(anon_vma.lock)
+        if empty:
+            self.anon_vma_free(anon_vma)
 
     def vma_address(self, page: Page, vma: Vma) -> int | None:
         """vma_address() in mm/rmap.c: where page would sit in vma, None (-EFAULT) if outside."""
@@ -103,12 +108,17 @@ class Rmap(KernelCore):
         )
 
     def page_lock_anon_vma(self, page: Page) -> KGen[AnonVma | None]:
-        """page_lock_anon_vma() in mm/rmap.c."""
-        if not page.anon or page.mapcount == 0:
-            return None
+        """page_lock_anon_vma() in mm/rmap.c: page->mapping is read, and the anon_vma's lock
+        taken, inside an RCU read-side section, so a concurrently freed anon_vma is at worst
+        a type-stable (perhaps reused) one; page_mapped() is checked before the lock only."""
+        self.rcu_read_lock()
         anon_vma = page.anon_vma
-        assert anon_vma is not None
+        if anon_vma is None or page.mapcount == 0:
+            self.rcu_read_unlock()
+            return None
         yield Acquire("page_lock_anon_vma", anon_vma.lock)
+        self.check_anon_vma(anon_vma, "page_lock_anon_vma")
+        self.rcu_read_unlock()
         return anon_vma
 
     def try_to_unmap(
@@ -162,19 +172,27 @@ class Rmap(KernelCore):
         if not isinstance(pteval, PresentPte) or pteval.pfn != page.pfn:
             self.pte_unmap_unlock(ptep, ptl)
             return ret
+        # An mlocked vma refuses reclaim and migration alike; a recently referenced pte only
+        # refuses reclaim (its young bit is cleared either way: ptep_clear_flush_young).
+        if vma.flags & VM_LOCKED:
+            self.pte_unmap_unlock(ptep, ptl)
+            return SWAP_FAIL
         referenced = pteval.young and not ignore_references
-        if not migration and (vma.flags & VM_LOCKED or referenced):
-            ptep.set(pteval.mkold())  # ptep_clear_flush_young(): referenced, keep it
+        if referenced and not migration:
+            ptep.set(pteval.mkold())
             self.pte_unmap_unlock(ptep, ptl)
             return SWAP_FAIL
         ptep.set(None)
         if pteval.dirty:
             page.dirty = True
+        # rss per 442c9137: a swap pte gives the page up (anon_rss--), a migration entry
+        # keeps it counted, since remove_migration_pte does not count it back either.
         if page.anon:
             if page.swapcache:
                 entry = page.private
                 self.swap_duplicate(entry)
                 mm.on_mmlist = True
+                mm.anon_rss -= 1
             else:
                 self.bug_on(
                     not migration,
@@ -182,11 +200,10 @@ class Rmap(KernelCore):
                     f"anon page pfn {page.pfn} outside the swap cache unmapped for reclaim",
                 )
                 entry = self.make_migration_entry(page, pteval.write)
-            ptep.set(SwapPte(entry))
-            mm.anon_rss -= 1
+            ptep.set(SwapPte(entry, alloc=page.alloc_id))
         else:
             mm.file_rss -= 1
         self.page_remove_rmap(page)
-        self.put_page(page)
+        self.put_page(page, "try_to_unmap_one")
         self.pte_unmap_unlock(ptep, ptl)
         return ret

@@ -12,6 +12,7 @@ from ptediff.core.outcome import Outcome, TraceStep
 from ptediff.core.program import INITIAL_PROC, Op, Parallel, Program, Result
 from ptediff.impls.base import Kernel, entry_function
 from ptediff.impls.incremental import IncrementalChecker
+from ptediff.impls.invariants import WITH_RSS
 from ptediff.impls.registry import load
 from ptediff.impls.sched import Deadlock, Preempt, Scheduler, Step, Task
 from ptediff.impls.snapshot import snapshot
@@ -20,13 +21,17 @@ from ptediff.impls.snapshot import snapshot
 class Machine:
     """A kernel instance plus the bookkeeping of one run."""
 
-    def __init__(self, kernel: Kernel, check_invariants: bool) -> None:
+    def __init__(self, kernel: Kernel, check_invariants: bool | str) -> None:
         self.kernel = kernel
         self.results: dict[int, Result] = {}
         self.trace: list[TraceStep] = []
         self.block: int | None = None
         # Only what each step changed is checked (the full scan made runs quadratic).
-        self.checker = IncrementalChecker(kernel) if check_invariants else None
+        self.checker = (
+            IncrementalChecker(kernel, rss=check_invariants == WITH_RSS)
+            if check_invariants
+            else None
+        )
         if self.checker is not None:
             checker = self.checker
             kernel.page_unlock_hook = lambda page: checker.on_page_unlock(
@@ -76,7 +81,7 @@ def run(
     impl: type[Kernel] | str,
     program: Program,
     *,
-    check_invariants: bool = True,
+    check_invariants: bool | str = True,
     checkpoints: bool = False,
 ) -> Outcome:
     """Run `program` on the model `impl` (a Kernel subclass or a registered name/path)."""
@@ -97,7 +102,7 @@ def run(
 def _run(
     cls: type[Kernel],
     program: Program,
-    check_invariants: bool,
+    check_invariants: bool | str,
     checkpoints: bool,
     trace: list[TraceStep],
 ) -> Outcome:

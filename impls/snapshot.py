@@ -17,12 +17,16 @@ def pte_state(kernel: KernelCore, pte: Pte) -> PteState:
         return NONE_PTE
     if isinstance(pte, PresentPte):
         page = kernel.pfn_to_page(pte.pfn)
-        return PteState("present", pte.write, pte.pfn, page.node, page.data)
+        return PteState("present", pte.write, frame_of(page.alloc_id, pte.alloc), page.node,
+                        page.data)
     assert isinstance(pte, SwapPte)
     enc = kernel.enc
     type_, offset = enc.swp_type(pte.val), enc.swp_offset(pte.val)
     if enc.is_migration_entry(pte.val):
-        return PteState("migration", enc.is_write_migration_entry(pte.val), offset)
+        page = kernel.pfn_to_page(offset)
+        # A never-allocated frame has no allocation: name it by its pfn, apart from the rest.
+        frame = frame_of(page.alloc_id, pte.alloc) or -(offset + 1)
+        return PteState("migration", enc.is_write_migration_entry(pte.val), frame)
     return PteState(
         "swap",
         False,
@@ -31,6 +35,13 @@ def pte_state(kernel: KernelCore, pte: Pte) -> PteState:
         swap_data(kernel, pte.val),
         type_,
     )
+
+
+def frame_of(current: int, made_for: int) -> int:
+    """A page frame as the differ sees it: the allocation the pte (or migration entry) was
+    made for, not the bare pfn, so that with frames reused an orphan entry and the frame's new
+    owner are two frames, as they are two pages (0, unknown: the frame's current allocation)."""
+    return made_for or current
 
 
 def swap_data(kernel: KernelCore, entry: int) -> int | None:

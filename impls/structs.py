@@ -8,9 +8,15 @@ modelled: every mmap creates its own vma, and find_mergeable_anon_vma never find
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ptediff.impls.pte import PAGE_SHIFT, PAGE_SIZE, PTRS_PER_PTE, Pte
 from ptediff.impls.sched import Mutex, RwSemaphore
+
+
+class Spinlock(Mutex):
+    """A spinlock (pte lock, page_table_lock, anon_vma->lock): holding one disables
+    preemption, which makes its holder an RCU reader (impls.lifetime)."""
 
 # vm_flags (include/linux/mm.h)
 VM_READ = 0x1
@@ -67,6 +73,8 @@ class Page:
     data: int = 0
     freed: bool = False
     reserved: bool = False  # ZERO_PAGE
+    lru: bool = False  # PageLRU: on an LRU list, so isolate_lru_page can take it
+    alloc_id: int = 0  # which allocation of this frame the struct currently describes
 
     @property
     def locked(self) -> bool:
@@ -85,6 +93,9 @@ class AnonVma:
     ident: int
     lock: Mutex
     vmas: list[Vma] = field(default_factory=list)
+    freed: bool = False  # in the slab's free list (type-stable: SLAB_DESTROY_BY_RCU)
+    generation: int = 0  # how many times the slab object was reused
+    readers: dict[Any, int] = field(default_factory=dict)  # the grace period since the free
 
 
 @dataclass(eq=False)

@@ -319,6 +319,7 @@ class Swapfile(KernelCore):
         assert si is not None
         page = self.alloc_page(0, si.data.get(self.enc.swp_offset(entry), 0))
         self.get_page(page)
+        page.lru = True  # lru_cache_add_active()
         page.swapcache = True
         page.private = entry
         self.swap.cache[entry] = page

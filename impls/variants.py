@@ -49,13 +49,15 @@ class CowForkWrite(Kernel):
         "fix 3: fork turns every migration entry of a COW vma into a WRITE entry in both mms"
     )
 
-    def copy_migration_entry(self, vma: Vma, src_ptep: PteHandle, entry: int) -> SwapPte:
+    def copy_migration_entry(
+        self, vma: Vma, src_ptep: PteHandle, entry: int, alloc: int = 0
+    ) -> SwapPte:
         """The migration-entry branch of copy_one_pte() in mm/memory.c, before fix 3."""
         if is_cow_mapping(vma.flags):
-            page = self.migration_entry_to_page(entry)
+            page = self.migration_entry_to_page(entry, alloc, "copy_one_pte")
             entry = self.make_migration_entry(page, self.enc.migration_read)
-            src_ptep.set(SwapPte(entry))
-        return SwapPte(entry)
+            src_ptep.set(SwapPte(entry, alloc))
+        return SwapPte(entry, alloc)
 
 
 class SwaponRange(Kernel):

@@ -36,38 +36,37 @@ class Vmscan(KernelCore):
             return None
         ptep, ptl = mapped
         pte = ptep.get()
-        page = self.vm_normal_page(pte)
-        if page is None or not page.anon:
+        page = self.vm_normal_page(pte, "madvise_pageout")
+        if page is None or not page.anon or self.isolate_lru_page(page):
             self.pte_unmap_unlock(ptep, ptl)
             return None
-        self.get_page(page)  # isolate_lru_page()
         self.pte_unmap_unlock(ptep, ptl)
         return page
 
     def shrink_page_list(self, page: Page) -> KGen[None]:
         """shrink_page_list() in mm/vmscan.c for one isolated anon page, references ignored as
         MADV_PAGEOUT asks (writeback is synchronous here: the page is written and freed in one
-        pass)."""
+        pass). A page it keeps goes back on the LRU (putback by shrink_inactive_list)."""
         got = yield from self.trylock_page(page, "shrink_page_list")
         if not got:
-            self.put_page(page)
+            self.move_to_lru(page)
             return
         if page.anon and not page.swapcache and not self.add_to_swap(page):
             self.unlock_page(page)
-            self.put_page(page)
+            self.move_to_lru(page)
             return
         if page.mapcount and (yield from self.try_to_unmap(page, False, True)) != SWAP_SUCCESS:
             self.unlock_page(page)
-            self.put_page(page)
+            self.move_to_lru(page)
             return
         if page.dirty:
             self.swap_writepage(page)
         if not self.remove_mapping(page):
             self.unlock_page(page)
-            self.put_page(page)
+            self.move_to_lru(page)
             return
         self.unlock_page(page)
-        self.put_page(page)
+        self.put_page(page, "shrink_page_list")
 
     def remove_mapping(self, page: Page) -> bool:
         """remove_mapping() in mm/vmscan.c: drop the swap cache if only we and it hold the page."""

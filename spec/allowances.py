@@ -40,10 +40,6 @@ class Allowance:
     rule: Rule
 
 
-def _raced(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> bool:
-    return any(page in held_pages(s, other) for other in concurrent)
-
-
 def _reusing_write(s: SpecState, op: Op) -> int | None:
     """The page a write fault would reuse in place, if that is what it would do."""
     if not isinstance(op, Fault) or not op.write or op.proc not in s.vmas:
@@ -106,6 +102,70 @@ def wp_copy_racing_pageout(
     return branches
 
 
+def wp_copy_racing_copy(
+    s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    if not isinstance(op, Fault) or not op.write or op.proc not in s.vmas:
+        return []
+    key = (op.proc, op.addr)
+    mine = s.ptes.get(key)
+    vma = s.vma_at(op.proc, op.addr)
+    if vma is None or not vma.prot.writable or not isinstance(mine, Present) or mine.writable:
+        return []
+    branches = []
+    for other in concurrent:
+        if not isinstance(other.op, Fault) or not other.op.write or other.op.proc not in s.vmas:
+            continue
+        other_key = (other.op.proc, other.op.addr)
+        theirs = s.ptes.get(other_key)
+        other_vma = s.vma_at(*other_key)
+        if (other_key == key or other_vma is None or not other_vma.prot.writable
+                or theirs != Present(mine.page, False)):
+            continue
+        # Both see the page mapped twice: both copy, and the page nobody maps is freed.
+        after = s.clone()
+        copy_on_write(after, other_key, other.op.value)
+        if not can_reuse(after, key, mine.page):
+            continue  # the linearizations already have this one copy as well
+        copy_on_write(after, key, op.value)
+        after.collect()
+        branches.append(Branch(after, {op_id: 0, other.op_id: 0},
+                               frozenset(("wp-copy-racing-copy",))))
+    return branches
+
+
+def _isolating(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> bool:
+    """A concurrent migrate or pageout takes (or has taken) the page off the LRU."""
+    return any(migrating(s, other) == page or reclaiming(s, other) == page
+               for other in concurrent)
+
+
+def _swap_refs_of(s: SpecState, op: Op, page: int) -> bool:
+    """An munmap or exit that drops a swap pte whose slot's cached page is `page`: its
+    free_swap_and_cache takes a reference and trylocks the page."""
+    if not isinstance(op, Munmap | Exit) or op.proc not in s.vmas:
+        return False
+    for key in s.keys_of(op.proc):
+        if isinstance(op, Munmap) and not op.addr <= key[1] < op.addr + op.npages * PAGE_SIZE:
+            continue
+        pte = s.ptes[key]
+        if isinstance(pte, Swapped) and s.cached_page(pte.slot) == page:
+            return True
+    return False
+
+
+def _referencing(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> bool:
+    """A concurrent operation may hold a reference on (or the lock of) the page across a
+    sleep: a fault (do_wp_page's copy, do_swap_page, migration_entry_wait), or an munmap or
+    exit freeing a swap pte of the page's slot. Fork and zap of present ptes only touch the
+    page under the pte lock, which the migration or reclaim cannot interleave with."""
+    return any(
+        (isinstance(other.op, Fault) and page in held_pages(s, other))
+        or _swap_refs_of(s, other.op, page)
+        for other in concurrent
+    )
+
+
 def migrate_busy(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
@@ -118,10 +178,16 @@ def migrate_busy(
         # Another migration of the page has it unmapped to migration entries: the lookup
         # finds no page at the address, whatever node the page is on.
         branches.append(Branch(s.clone(), {op_id: -ERRNO["ENOENT"]}, name))
-    if s.pages[page].node == op.node or not _raced(s, page, concurrent):
+    if s.pages[page].node == op.node:
         return branches
-    branches += [Branch(s.clone(), {op_id: -ERRNO["EBUSY"]}, name),
-                 Branch(s.clone(), {op_id: -ERRNO["EAGAIN"]}, name)]
+    if _isolating(s, page, concurrent):
+        # isolate_lru_page: someone else has the page off the LRU (or its new page is not
+        # back on it yet).
+        branches.append(Branch(s.clone(), {op_id: -ERRNO["EBUSY"]}, name))
+    if not _referencing(s, page, concurrent):
+        return branches
+    # migrate_page_move_mapping finds a reference besides the isolation's on every pass.
+    branches.append(Branch(s.clone(), {op_id: -ERRNO["EAGAIN"]}, name))
     slot = s.pages[page].swap_copy
     if slot is not None:
         # Unmapping a page in the swap cache leaves plain swap ptes, which a failed
@@ -139,10 +205,16 @@ def pageout_busy(
     if not isinstance(op, Pageout):
         return []
     page = pageout_target(s, op)
-    if page is None or not _raced(s, page, concurrent):
+    if page is None:
+        return []
+    isolating, referencing = _isolating(s, page, concurrent), _referencing(s, page, concurrent)
+    if not (isolating or referencing):
         return []
     name = frozenset(("pageout-busy",))
+    # The page is isolated by someone else, or locked (trylock fails): nothing happens.
     branches = [Branch(s.clone(), {op_id: 0}, name)]
+    if not referencing:
+        return branches
     # Reclaim may unmap the page to swap ptes and then fail to free it (someone holds a
     # reference): the page stays resident in the swap cache, where the next access finds it.
     after = s.clone()
@@ -222,13 +294,19 @@ ALLOWANCES: tuple[Allowance, ...] = (
         wp_copy_racing_pageout,
     ),
     Allowance(
+        "wp-copy-racing-copy",
+        "two write faults on the two mappers of one COW page may both copy it",
+        wp_copy_racing_copy,
+    ),
+    Allowance(
         "migrate-busy",
-        "a migration racing another operation on the same page may fail with -EAGAIN or -EBUSY",
+        "a migration of a page another migrate or pageout isolates fails with -EBUSY; one "
+        "racing a fault (or a swap-cache reference) on it may fail with -EAGAIN",
         migrate_busy,
     ),
     Allowance(
         "pageout-busy",
-        "a pageout racing another operation on the same page may leave the page resident",
+        "a pageout of a page another migrate, pageout or fault holds may leave it resident",
         pageout_busy,
     ),
     Allowance(

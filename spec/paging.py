@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ptediff.core.outcome import ERRNO
-from ptediff.core.program import Migrate, Pageout, Prot, Result, Swapon
+from ptediff.core.program import Migrate, Pageout, Result, Swapon
 from ptediff.spec.state import Present, SpecState, Swapped
 from ptediff.spec.swap import max_swapfiles
 
@@ -53,12 +53,18 @@ def reclaim(s: SpecState, page: int) -> bool:
     return True
 
 
+def no_vma_above(s: SpecState, proc: str, addr: int) -> bool:
+    """No vma ends above addr: the kernel's find_vma gives NULL (move_pages' -EFAULT)."""
+    return not any(v.end > addr for v in s.vmas[proc])
+
+
 def do_migrate(s: SpecState, op: Migrate) -> Result:
-    """move_pages(MPOL_MF_MOVE_ALL) of one page: the node it ends on, or an errno."""
+    """move_pages(MPOL_MF_MOVE_ALL) of one page: the node it ends on, or an errno (2.6.18's
+    do_move_pages: -EFAULT only above every vma, a hole is -ENOENT, the prot is not looked
+    at, so a PROT_NONE page migrates)."""
     if not 0 <= op.node < s.config.nodes:
         return -ERRNO["ENODEV"]
-    vma = s.vma_at(op.proc, op.addr)
-    if vma is None or vma.prot is Prot.NONE:
+    if no_vma_above(s, op.proc, op.addr):
         return -ERRNO["EFAULT"]
     pte = s.ptes.get((op.proc, op.addr))
     if not isinstance(pte, Present) or not s.is_anon(pte.page):
@@ -72,9 +78,8 @@ def migration_lookup(s: SpecState, op: Migrate) -> int | None:
     """The page a migrate finds at its address (None when it gives an error)."""
     if not 0 <= op.node < s.config.nodes:
         return None
-    vma = s.vma_at(op.proc, op.addr)
     pte = s.ptes.get((op.proc, op.addr))
-    if vma is None or vma.prot is Prot.NONE or not isinstance(pte, Present):
+    if s.vma_at(op.proc, op.addr) is None or not isinstance(pte, Present):
         return None
     return pte.page if s.is_anon(pte.page) else None
 

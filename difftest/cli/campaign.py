@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ptediff.cli.output import EXIT_OK, UsageError, emit
+from ptediff.impls.invariants import WITH_RSS
 
 
 def add_campaign_options(hunt: argparse.ArgumentParser) -> None:
@@ -46,7 +47,7 @@ def campaign_of(args: argparse.Namespace, impls: list[str], seconds: float | Non
         seed=args.seed,
         profile=args.profile,
         save_dir=args.save,
-        check_invariants=args.invariants,
+        check_invariants=WITH_RSS if args.invariants else False,
         database=args.db,
         observe=args.observe,
     )

@@ -6,6 +6,7 @@ import argparse
 
 from ptediff.cli.files import load_program
 from ptediff.cli.implementations import default_impls, resolve_impls
+from ptediff.cli.live import is_live
 from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
 from ptediff.core.errors import ModelCrash
 from ptediff.core.program import Program
@@ -17,6 +18,7 @@ from ptediff.search.tally import ImplReport
 
 DEFAULT_PCT_DEPTH = 2
 DEFAULT_PCT_SEED = 0
+DEFAULT_LIVE_RUNS = 100
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
@@ -27,6 +29,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
         raise UsageError("--depth and --seed choose PCT schedules: use them with --pct RUNS")
     chosen = resolve_impls(args.impls)
     program = load_program(args.file)
+    if any(is_live(name) for name in chosen):
+        return explore_on_linux(args, program, [n for n in chosen if not is_live(n)])
+    if args.runs is not None:
+        raise UsageError("--runs is for --impl linux (the models are explored by schedule)")
     names = chosen or default_impls(program)
     path = str(args.file)
     try:
@@ -59,6 +65,24 @@ def cmd_explore(args: argparse.Namespace) -> int:
         lambda: report_json.explore_json(path, program, exploration, unexpected),
     )
     return EXIT_UNEXPECTED if unexpected else EXIT_OK
+
+
+def explore_on_linux(args: argparse.Namespace, program: Program, others: list[str]) -> int:
+    """`--impl linux`: the file run `--runs` times on the running kernel, herd-style."""
+    from ptediff.live.explore import explore_live
+    from ptediff.live.guard import LiveSession, install_signal_cleanup
+    from ptediff.report.live import live_explore_blocks, live_explore_json
+
+    if others or args.pct is not None or args.unbounded:
+        raise UsageError("--impl linux is explored on its own, by --runs N on the real kernel")
+    install_signal_cleanup()
+    with LiveSession() as session:
+        report = explore_live(session, program, runs=args.runs or DEFAULT_LIVE_RUNS,
+                              level=args.level)
+    path = str(args.file)
+    emit(args.format, live_explore_blocks(path, report),
+         lambda: live_explore_json(path, program, report))
+    return EXIT_UNEXPECTED if report.unexpected else EXIT_OK
 
 
 def exploration_surprise(program: Program, impl: ImplReport) -> str | None:

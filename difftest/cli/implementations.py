@@ -10,9 +10,13 @@ from ptediff.core.program import Program
 def resolve_impls(names: Sequence[str] | None) -> list[str]:
     """The `--impl` names, each checked to load (ImplLoadError otherwise); [] when none given."""
     from ptediff import impls
+    from ptediff.cli.live import check_live_available, is_live
 
     for name in names or ():
-        impls.load(name)
+        if is_live(name):
+            check_live_available()  # LiveUnavailable: not Linux, not root, no compiler...
+        else:
+            impls.load(name)
     return list(dict.fromkeys(names or ()))
 
 

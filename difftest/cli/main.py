@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ptediff.cli.campaign import add_campaign_options, add_stats_command
+from ptediff.cli.conform import DEFAULT_CONFORM_SECONDS, cmd_conform
 from ptediff.cli.explore import DEFAULT_PCT_DEPTH, DEFAULT_PCT_SEED, cmd_explore
 from ptediff.cli.hunt import DEFAULT_HUNT_SECONDS, cmd_hunt
 from ptediff.cli.output import EXIT_ERROR, EXIT_OK, print_error
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="hypothesis settings profile: ci, dev (default) or deep")
     hunt.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     hunt.add_argument("--invariants", action="store_true",
-                      help="also report kernel invariant violations (slower)")
+                      help="also report kernel invariant violations, I1-I8 with rss (slower)")
     add_campaign_options(hunt)
     _add_format_option(hunt)
     hunt.set_defaults(run=cmd_hunt)
@@ -110,9 +111,29 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--depth", type=_positive_int, metavar="D",
                          help=f"PCT bug depth (default {DEFAULT_PCT_DEPTH})")
     explore.add_argument("--seed", type=int, help=f"PCT seed (default {DEFAULT_PCT_SEED})")
+    explore.add_argument("--runs", type=_positive_int, metavar="N",
+                         help="with --impl linux: run the file N times on the running kernel "
+                              "(default 100)")
     _add_level_option(explore)
     _add_format_option(explore)
     explore.set_defaults(run=cmd_explore)
+
+    conform = commands.add_parser(
+        "conform", help="check the running kernel against the spec with generated programs")
+    conform_budget = conform.add_mutually_exclusive_group()
+    conform_budget.add_argument("--seconds", type=_positive_float, metavar="S",
+                                help=f"time budget (default: {DEFAULT_CONFORM_SECONDS:g} s)")
+    conform_budget.add_argument("--max-examples", type=_positive_int, metavar="N",
+                                help="programs to run on the kernel")
+    conform.add_argument("--seed", type=int, help="make the generated programs reproducible")
+    conform.add_argument("--save", type=Path, metavar="DIR",
+                         help="write each undeclared difference there as a minimal .pte file")
+    conform.add_argument("--sequential", action="store_true",
+                         help="no parallel blocks (live concurrency makes failures flaky)")
+    conform.add_argument("--level", choices=LEVEL_NAMES, default="contract",
+                         help="what to compare (default: contract)")
+    _add_format_option(conform)
+    conform.set_defaults(run=cmd_conform)
 
     fmt = commands.add_parser("fmt", help="rewrite .pte files in canonical form")
     _add_paths_argument(fmt)

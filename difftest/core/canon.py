@@ -97,7 +97,7 @@ def outcome_key(outcome: Outcome, *, with_checkpoints: bool = False) -> Hashable
 
     The trace and the allowances used are not part of it (they say how, not what).
     """
-    bugs = tuple(sorted((b.function, b.reason, _op(b.op)) for b in outcome.bugs))
+    bugs = tuple(sorted((b.kind, b.function, b.reason, _op(b.op)) for b in outcome.bugs))
     violations = tuple(sorted((v.name, _op(v.op)) for v in outcome.violations))
     checkpoints: Hashable = None
     if with_checkpoints and outcome.checkpoints is not None:

@@ -54,13 +54,34 @@ class PteState:
 NONE_PTE = PteState("none")
 
 
+# BugReport kinds, and the signature family each one is classed under.
+BUG_KINDS: dict[str, str] = {
+    "BUG": "kernel-bug",  # a BUG_ON fired: the task is killed
+    "corruption": "kernel-bug",  # memory corrupted where the kernel does not stop
+    "use-after-free": "use-after-free",  # a freed object used (ptediff's KASAN)
+    "bad-page-state": "bad-page-state",  # free_pages_check() / bad_page()
+    "kmap-leak": "kmap-leak",  # an atomic kmap never released (CONFIG_HIGHPTE)
+}
+
+
 @dataclass(frozen=True, slots=True)
 class BugReport:
-    """A kernel BUG (or detected corruption) hit during a run: an outcome, not a crash."""
+    """A kernel BUG, detected corruption or memory misuse hit during a run: an outcome, not a
+    crash. `kind` is a key of BUG_KINDS; `obj` names the object of a use-after-free."""
 
     function: str
     reason: str
     op: int | None = None  # op id that was running
+    kind: str = "BUG"
+    obj: str | None = None
+
+    @property
+    def signature_class(self) -> str:
+        """The divergence class this report signs: `kernel-bug:<function>`,
+        `use-after-free:<object>`, `bad-page-state:<function>` or `kmap-leak:<function>`."""
+        family = BUG_KINDS.get(self.kind, "kernel-bug")
+        detail = self.obj if family == "use-after-free" and self.obj else self.function
+        return f"{family}:{detail}"
 
 
 @dataclass(frozen=True, slots=True)

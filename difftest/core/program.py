@@ -27,6 +27,7 @@ PAGE_SIZE = 0x1000
 # "BUG" stands for an operation cut short by a kernel BUG (an oops kills the task).
 Result = int | str
 SIGSEGV = "SIGSEGV"
+SIGKILL = "SIGKILL"  # a fault that ran out of memory (VM_FAULT_OOM): the task is killed
 BUG = "BUG"
 
 

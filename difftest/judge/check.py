@@ -33,14 +33,18 @@ def spec_outcomes(program: Program, *, checkpoints: bool = False) -> list[Outcom
 
 
 def run_impl(
-    program: Program, impl: ImplRef, *, check_invariants: bool = True, checkpoints: bool = False
+    program: Program,
+    impl: ImplRef,
+    *,
+    check_invariants: bool | str = True,
+    checkpoints: bool = False,
 ) -> Outcome:
     kernel = impls.load(impl) if isinstance(impl, str) else impl
     return impls.run(kernel, program, check_invariants=check_invariants, checkpoints=checkpoints)
 
 
 def check(
-    program: Program, impl: ImplRef, *, check_invariants: bool = True, level: str = "all"
+    program: Program, impl: ImplRef, *, check_invariants: bool | str = True, level: str = "all"
 ) -> Judgement:
     """Run `program` on the spec and on `impl` and judge the implementation's outcome
     (`level`: `all`, or `contract` for what a program can see: `ptediff.judge.signature`)."""
@@ -49,7 +53,7 @@ def check(
 
 
 def check_located(
-    program: Program, impl: ImplRef, *, check_invariants: bool = True, level: str = "all"
+    program: Program, impl: ImplRef, *, check_invariants: bool | str = True, level: str = "all"
 ) -> Judgement:
     """Like `check`, with checkpoints on both sides, so state signatures carry their first op."""
     outcome = run_impl(program, impl, check_invariants=check_invariants, checkpoints=True)
@@ -61,7 +65,7 @@ def locate(
     impl: ImplRef,
     judgement: Judgement,
     *,
-    check_invariants: bool = True,
+    check_invariants: bool | str = True,
     level: str = "all",
 ) -> Judgement:
     """A diverging judgement re-run with checkpoints (an agreeing one is returned as is)."""

@@ -24,7 +24,14 @@ from ptediff.core.canon import (
 )
 from ptediff.core.outcome import NONE_PTE, BugReport, Key, Outcome, PteState, Violation
 from ptediff.core.program import Fault, Op, Parallel, Program, Result
-from ptediff.judge.signature import CONTRACT, FIELD_CLASS, Signature, check_level, ordered
+from ptediff.judge.signature import (
+    CONTRACT,
+    FIELD_CLASS,
+    IMPLEMENTATION_RESULTS,
+    Signature,
+    check_level,
+    ordered,
+)
 
 # Which fields are meaningful for each pte kind (the others are None or irrelevant there).
 _FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -75,6 +82,10 @@ class Divergence:
     bugs: tuple[BugReport, ...]
     violations: tuple[Violation, ...]
     deadlock: str | None
+    # Classes that first show at or after the operation of the model's first kernel BUG (and
+    # are not that BUG): consequences of the dead task (its result, the locks it still holds,
+    # what its process never did), not separate findings.
+    secondary: frozenset[str] = frozenset()
 
     @property
     def primary(self) -> Signature:
@@ -109,6 +120,10 @@ class Judgement:
     def signatures(self) -> tuple[Signature, ...]:
         return self.divergence.signatures if self.divergence is not None else ()
 
+    @property
+    def signatures_classes(self) -> frozenset[str]:
+        return frozenset(s.cls for s in self.signatures)
+
 
 def judge(
     program: Program, allowed: Sequence[Outcome], outcome: Outcome, *, level: str = "all"
@@ -129,6 +144,9 @@ def judge(
         spec_state = contract_view(candidate.state) if contract else candidate.state
         pte_rows = compare_states(spec_state, model_state)
         result_rows = compare_results(ops, candidate.results, outcome.results)
+        if contract:  # a state check's result is a pte observation: implementation level
+            result_rows = [r for r in result_rows if f"result:{r.kind}" not in
+                           IMPLEMENTATION_RESULTS]
         distance = len(result_rows) + sum(len(row.fields) for row in pte_rows)
         scored.append((distance, len(candidate.allowances), index, pte_rows, result_rows))
     distance, _, index, pte_rows, result_rows = min(scored, key=lambda s: s[:3])
@@ -152,8 +170,24 @@ def judge(
         bugs=tuple(outcome.bugs),
         violations=violations,
         deadlock=outcome.deadlock,
+        secondary=secondary_classes(outcome.bugs, signatures),
     )
     return Judgement(outcome, divergence, frozenset(), None)
+
+
+def secondary_classes(
+    bugs: Sequence[BugReport], signatures: Sequence[Signature]
+) -> frozenset[str]:
+    """The classes that show only after the first BUG (see Divergence.secondary)."""
+    killed = [b for b in bugs if b.kind == "BUG" and b.op is not None]
+    if not killed:
+        return frozenset()
+    first = min(killed, key=lambda b: b.op)  # type: ignore[arg-type,return-value]
+    assert first.op is not None
+    own = first.signature_class
+    return frozenset(
+        s.cls for s in signatures if s.cls != own and s.op is not None and s.op >= first.op
+    )
 
 
 def contract_view(state: Mapping[Key, PteState]) -> dict[Key, PteState]:
@@ -283,7 +317,7 @@ def _signatures(
     ops = program.ops()
     vma_prot = {**closest.vma_prot, **outcome.vma_prot}
     located = _locate_state_classes(program, closest, outcome, vma_prot)
-    sigs: list[Signature] = [Signature(f"kernel-bug:{b.function}", b.op) for b in outcome.bugs]
+    sigs: list[Signature] = [Signature(b.signature_class, b.op) for b in outcome.bugs]
     properties = state_properties(outcome.state, vma_prot) - state_properties(
         closest.state, closest.vma_prot
     )
@@ -346,20 +380,57 @@ def same_outcome(a: Outcome, b: Outcome) -> bool:
     return outcome_key(a) == outcome_key(b)
 
 
+# Families a model reports about itself (a BUG, a memory error, a broken invariant, a stuck
+# task, a state no kernel may reach): when both models show one, the code is at fault, not the
+# spec.
+SELF_EVIDENT_FAMILIES = frozenset({
+    "kernel-bug", "use-after-free", "bad-page-state", "kmap-leak", "orphan-migration-entry",
+    "shared-writable", "writable-in-readonly-vma", "deadlock", "invariant",
+})
+
+
 def classify(
     spec_vs_post: Judgement,
     spec_vs_pre: Judgement,
     post_vs_pre_equal: bool | None = None,
+    *,
+    cls: str | None = None,
 ) -> str:
     """`fixed`: spec = post-fix ≠ pre-fix. `fix-incomplete`: the post-fix model diverges from
     the spec and the pre-fix one behaves differently (the fix changed something, not enough).
-    `spec-gap`: both models behave the same and the spec disagrees (the spec is likely wrong or
-    too strict). `agree`: spec, post- and pre-fix all agree.
+    `latent`: both models behave the same and the divergence is one the model shows about
+    itself (a BUG, a use-after-free, a broken invariant...): a bug present before and after
+    the patch. `spec-gap`: both behave the same and the spec disagrees on plain results or
+    state only (the spec is likely wrong or too strict). `agree`: all three agree.
 
     `post_vs_pre_equal` defaults to comparing the two judged outcomes.
+
+    `cls`: classify one divergence class (a hunt finding's) rather than the whole outcome: the
+    fix is `fixed` for it when the post-fix model does not show it, `latent` when both models
+    show it and it is a class the models show about themselves, so that an unrelated latent
+    divergence of the post-fix model (the rss drift of I8, say) does not make every fix of the
+    same program look incomplete.
     """
+    if cls is not None:
+        post_has = cls in spec_vs_post.signatures_classes
+        pre_has = cls in spec_vs_pre.signatures_classes
+        if not post_has and pre_has:
+            return "fixed"
+        if post_has and pre_has:
+            if cls.split(":", 1)[0] in SELF_EVIDENT_FAMILIES:
+                return "latent"
+            equal = (same_outcome(spec_vs_post.outcome, spec_vs_pre.outcome)
+                     if post_vs_pre_equal is None else post_vs_pre_equal)
+            return "spec-gap" if equal else "fix-incomplete"
+        if post_has:
+            return "fix-incomplete"
     if post_vs_pre_equal is None:
         post_vs_pre_equal = same_outcome(spec_vs_post.outcome, spec_vs_pre.outcome)
     if spec_vs_post.agrees:
         return "agree" if spec_vs_pre.agrees else "fixed"
-    return "spec-gap" if post_vs_pre_equal else "fix-incomplete"
+    if not post_vs_pre_equal:
+        return "fix-incomplete"
+    assert spec_vs_post.divergence is not None
+    if any(s.family in SELF_EVIDENT_FAMILIES for s in spec_vs_post.divergence.signatures):
+        return "latent"
+    return "spec-gap"

@@ -12,9 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Families in priority order, most causal first. A class is a family, or `family:detail`
-# for the parametrised ones (kernel-bug:<function>, result:<op kind>, invariant:<name>).
+# for the parametrised ones (kernel-bug:<function>, use-after-free:<object>,
+# bad-page-state:<function>, kmap-leak:<function>, result:<op kind>, invariant:<name>).
 FAMILIES: tuple[str, ...] = (
     "kernel-bug",
+    "use-after-free",
+    "bad-page-state",
+    "kmap-leak",
     "orphan-migration-entry",
     "shared-writable",
     "writable-in-readonly-vma",
@@ -28,7 +32,9 @@ FAMILIES: tuple[str, ...] = (
     "swap-device",
     "invariant",
 )
-PARAMETRISED = frozenset({"kernel-bug", "result", "invariant"})
+PARAMETRISED = frozenset(
+    {"kernel-bug", "use-after-free", "bad-page-state", "kmap-leak", "result", "invariant"}
+)
 
 # The two levels of observation (docs/semantics.md, "Two levels"). Contract: what Linux promises
 # a program on every kernel (results, data, signals, COW isolation); implementation: how the
@@ -39,6 +45,9 @@ IMPLEMENTATION = "implementation"
 LEVEL_NAMES: tuple[str, ...] = (CONTRACT, "all")
 LEVELS: dict[str, str] = {
     "kernel-bug": CONTRACT,  # the task dies: the program sees it
+    "use-after-free": CONTRACT,  # kernel memory corrupted: nothing is promised any more
+    "bad-page-state": CONTRACT,  # the kernel reports it and leaks the page (tainted)
+    "kmap-leak": CONTRACT,  # the next kmap_atomic of the slot oopses (CONFIG_DEBUG_HIGHMEM)
     "orphan-migration-entry": IMPLEMENTATION,
     "shared-writable": CONTRACT,  # a write would reach another process: COW isolation
     "writable-in-readonly-vma": CONTRACT,  # a write would succeed where SIGSEGV is promised
@@ -93,8 +102,15 @@ class Signature:
         return self.cls if self.op is None else f"{self.cls}@{self.op}"
 
 
+# Results that are observations of the page table, not of the program: a state check
+# (`expect PROC ADDR STATE`) reports the pte kind and write bit.
+IMPLEMENTATION_RESULTS = frozenset({"result:expect"})
+
+
 def level_of(cls: str) -> str:
     """`contract` or `implementation` for a signature class (unknown families: implementation)."""
+    if cls in IMPLEMENTATION_RESULTS:
+        return IMPLEMENTATION
     return LEVELS.get(cls.split(":", 1)[0], IMPLEMENTATION)
 
 

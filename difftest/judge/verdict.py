@@ -62,7 +62,7 @@ def evaluate(
     impl: ImplRef,
     *,
     judgement: Judgement | None = None,
-    check_invariants: bool = True,
+    check_invariants: bool | str = True,
     locate_ops: bool = True,
     level: str = "all",
 ) -> Verdict:

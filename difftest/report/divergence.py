@@ -11,7 +11,7 @@ from ptediff.core.outcome import PteState, format_result
 from ptediff.core.program import Fault, Op, Program, Result
 from ptediff.judge.differ import Judgement, PteRow
 from ptediff.report.blocks import Block, Cell, Table, Text, TextFormat, _plain_cell, render, table
-from ptediff.report.operations import describe_op, op_text
+from ptediff.report.operations import describe_op, op_text, unlocked_note
 from ptediff.report.timeline import timeline_blocks
 
 PTE_FIELDS = ("kind", "writable", "frame", "node", "data", "swap")
@@ -34,8 +34,10 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
         blocks.append(Text(f"{impl} agrees with the spec{allowance_note(judgement.allowances)}."))
         return blocks
     blocks.append(table(
-        ("signature", "level", "first shows at"),
-        ([sig.cls, sig.level, describe_op(ops, sig.op)] for sig in divergence.signatures),
+        ("signature", "level", "first shows at", "note"),
+        ([sig.cls, sig.level, describe_op(ops, sig.op),
+          "secondary: after the first BUG" if sig.cls in divergence.secondary else ""]
+         for sig in divergence.signatures),
         title=f"{impl} diverges from the spec ({divergence.level} level)",
     ))
     if divergence.pte_rows:
@@ -52,9 +54,10 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
         ))
     if divergence.bugs:
         blocks.append(table(
-            ("function", "reason", "during"),
-            ([bug.function, bug.reason, describe_op(ops, bug.op)] for bug in divergence.bugs),
-            title="kernel BUGs",
+            ("class", "function", "reason", "during"),
+            ([bug.signature_class, bug.function, bug.reason, describe_op(ops, bug.op)]
+             for bug in divergence.bugs),
+            title="kernel BUGs and memory errors",
         ))
     if divergence.violations:
         blocks.append(table(
@@ -67,6 +70,9 @@ def divergence_blocks(program: Program, judgement: Judgement, impl: str) -> list
     if divergence.closest.allowances:
         names = ", ".join(sorted(divergence.closest.allowances))
         blocks.append(Text(f"The closest allowed outcome uses the allowances: {names}."))
+    note = unlocked_note(program)
+    if note is not None:
+        blocks.append(Text(note))
     blocks.extend(timeline_blocks(program, judgement.outcome.trace))
     return blocks
 

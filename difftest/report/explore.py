@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from ptediff.core.program import Op, Program
 from ptediff.judge.signature import family_rank
 from ptediff.report.blocks import Block, Cell, Heading, Text, table
-from ptediff.report.operations import describe_op
+from ptediff.report.operations import describe_op, unlocked_note
 from ptediff.search.explore_report import ExploreReport
 from ptediff.search.schedules import format_schedule
 
@@ -20,6 +20,9 @@ def explore_blocks(
     `unexpected` maps an implementation to why its exploration contradicts its expectation.
     """
     blocks: list[Block] = [Heading(f"explore {path}"), Text(explore_mode(exploration))]
+    note = unlocked_note(program)
+    if note is not None:
+        blocks.append(Text(note))
     ops = program.ops()
     blocks.append(
         table(

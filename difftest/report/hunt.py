@@ -10,7 +10,7 @@ from ptediff.core.errors import DslError
 from ptediff.core.program import Program
 from ptediff.dsl.parse import parse
 from ptediff.report.blocks import Block, Cell, Heading, Listing, Text, table
-from ptediff.report.operations import describe_op
+from ptediff.report.operations import describe_op, unlocked_note
 from ptediff.report.stats import campaign_blocks
 
 if TYPE_CHECKING:  # only for annotations: importing the hunt engine loads hypothesis
@@ -125,4 +125,7 @@ def _finding_blocks(item: HuntFinding) -> list[Block]:
         facts.append(finding.detail)
     blocks.append(Text("; ".join(facts) + "."))
     blocks.append(Listing(item.text))
+    note = unlocked_note(item.program)
+    if note is not None:
+        blocks.append(Text(note))
     return blocks

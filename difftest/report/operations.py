@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ptediff.core.program import Op
+from ptediff.core.program import Migrate, Op, Program
 from ptediff.dsl.printer import format_op
 
 
@@ -20,3 +20,17 @@ def describe_op(ops: Sequence[Op], op_id: int | None) -> str:
 def op_text(ops: Sequence[Op], op_id: int) -> str:
     """The operation as the DSL writes it (`op N` for an id the program does not have)."""
     return format_op(ops[op_id]) if 0 <= op_id < len(ops) else f"op {op_id}"
+
+
+UNLOCKED_NOTE = (
+    "Note: this program uses `migrate ... unlocked`, a kernel-initiated migration holding no "
+    "mmap_sem. No 2006 kernel had such a caller (memory hot-remove came in 2.6.24, compaction "
+    "in 2.6.35): what it shows is how a later caller would meet this code."
+)
+
+
+def unlocked_note(program: Program) -> str | None:
+    """The caveat every report of a program using the `unlocked` migration mode carries."""
+    if any(isinstance(op, Migrate) and op.unlocked for op in program.ops()):
+        return UNLOCKED_NOTE
+    return None

@@ -124,6 +124,8 @@ def run_json(files: Sequence[RunFile], errors: Sequence[PtediffError] = ()) -> J
             "crashes": [crash_json(crash) for crash in item.crashes],
             "program": program_json(item.program),
             "verdicts": [verdict_json(item.program, v) for v in item.verdicts],
+            "skipped": [{"impl": impl, "reason": reason} for impl, reason in item.skipped],
+            "declared": [{"impl": impl, "fired": fired} for impl, fired in item.declared],
         }
         for item in files
     ])
@@ -160,7 +162,8 @@ def divergence_json(program: Program, judgement: Judgement) -> Json | None:
     return {
         "level": divergence.level,
         "signatures": [
-            {"class": s.cls, "level": s.level, "op": s.op, "line": op_line(ops, s.op)}
+            {"class": s.cls, "level": s.level, "op": s.op, "line": op_line(ops, s.op),
+             "secondary": s.cls in divergence.secondary}
             for s in divergence.signatures
         ],
         "ptes": [
@@ -178,7 +181,8 @@ def divergence_json(program: Program, judgement: Judgement) -> Json | None:
             for row in divergence.result_rows
         ],
         "bugs": [
-            {"function": b.function, "reason": b.reason, "op": b.op, "line": op_line(ops, b.op)}
+            {"function": b.function, "reason": b.reason, "op": b.op, "line": op_line(ops, b.op),
+             "kind": b.kind, "class": b.signature_class}
             for b in divergence.bugs
         ],
         "violations": [

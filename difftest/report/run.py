@@ -22,6 +22,9 @@ class RunFile:
     spec_error: str | None = None  # a `=> RESULT` the spec itself does not meet
     crashes: tuple[ModelCrash, ...] = ()  # models that raised: `crash:<type>` findings
     budget: str | None = None  # a tool limit reached: no verdict for the rest of the file
+    skipped: tuple[tuple[str, str], ...] = ()  # (impl, why it could not run the program)
+    # (impl, {declared difference: rows it explained}) for the live kernel
+    declared: tuple[tuple[str, dict[str, int]], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -46,6 +49,13 @@ def run_blocks(files: Sequence[RunFile]) -> list[Block]:
             blocks.append(Text(f"FAIL: {crash.impl} diverges: {crash.cls}: {crash.describe()}"))
         if item.budget is not None:
             blocks.append(Text(f"NO VERDICT: {item.budget}"))
+        for impl, reason in item.skipped:
+            blocks.append(Text(f"{impl}: not run: {reason}"))
+        for impl, fired in item.declared:
+            if fired:
+                applied = ", ".join(f"{name} ({rows} row{'s' * (rows != 1)})"
+                                    for name, rows in fired.items())
+                blocks.append(Text(f"{impl}: declared differences applied: {applied}"))
         for verdict in item.verdicts:
             if verdict.judgement.agrees:
                 continue

@@ -35,7 +35,7 @@ def resolve_impls(impls: ImplSpec | Sequence[ImplSpec]) -> list[tuple[str, type]
     return resolved
 
 
-def model_runner(kernel: type, *, check_invariants: bool = True) -> Runner:
+def model_runner(kernel: type, *, check_invariants: bool | str = True) -> Runner:
     from ptediff import impls as models
 
     def run(program: Program) -> Outcome:
@@ -50,7 +50,7 @@ def explore(
     *,
     preemption_bound: int | None = 2,
     max_schedules: int | None = None,
-    check_invariants: bool = True,
+    check_invariants: bool | str = True,
     level: str = "all",
 ) -> ExploreReport:
     """Run every schedule of `program` (up to the preemption bound) on each implementation.

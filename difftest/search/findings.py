@@ -44,7 +44,7 @@ class Finding:
     size: ProgramSize
     concurrency: str  # sequential / threads / preemptions
     saved: Path | None = None
-    classification: str | None = None  # fixed / fix-incomplete / spec-gap / agree
+    classification: str | None = None  # fixed / fix-incomplete / latent / spec-gap / agree
     detail: str = ""  # for a crash: the exception
     save_error: str | None = None  # why it could not be saved (it stays in the report)
     simplified: bool = True  # False: the hunt was interrupted before it could simplify it

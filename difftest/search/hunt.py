@@ -94,7 +94,7 @@ def hunt(
     profile: str = profiles.DEFAULT_PROFILE,
     save_dir: str | Path | None = None,
     progress: Progress | None = None,
-    check_invariants: bool = False,
+    check_invariants: bool | str = False,
     strategy: st.SearchStrategy[Program] | None = None,
     until: Collection[tuple[str, str]] = (),
     database: ExampleDatabase | None = None,
@@ -259,7 +259,7 @@ class _Search:
         report: HuntReport,
         progress: Progress | None,
         seconds: float | None,
-        check_invariants: bool,
+        check_invariants: bool | str,
         strategy: st.SearchStrategy[Program] | None,
     ) -> None:
         self.named = named
@@ -375,7 +375,7 @@ def _record(
     search: _Search,
     divergence: DivergenceFound,
     save_dir: str | Path | None,
-    check_invariants: bool,
+    check_invariants: bool | str,
 ) -> None:
     """Findings for a new divergence and for the same class on the other implementations
     (hypothesis raises only the first implementation that shows a class on a program, so each
@@ -438,7 +438,9 @@ def _finding(
         judgement=judgement,
         size=ProgramSize.of(simplified.program, simplified.preemptions),
         concurrency=simplified.concurrency,
-        classification=_classification(search, divergence.impl, simplified, check_invariants),
+        classification=_classification(
+            search, divergence.impl, simplified, check_invariants, divergence.cls
+        ),
     )
 
 
@@ -482,9 +484,13 @@ def _shows(judgement: Judgement, cls: str) -> bool:
 
 
 def _classification(
-    search: _Search, impl: str, simplified: Simplified, check_invariants: bool
+    search: _Search,
+    impl: str,
+    simplified: Simplified,
+    check_invariants: bool | str,
+    cls: str | None = None,
 ) -> str | None:
-    """fixed / fix-incomplete / spec-gap / agree, when the post-fix and a pre-fix model ran."""
+    """fixed / fix-incomplete / latent / spec-gap / agree, when post-fix and a pre-fix ran."""
     kernels = dict(search.named)
     if POSTFIX not in kernels:
         return None
@@ -501,4 +507,4 @@ def _classification(
     else:
         pre = simplified.judgement
         post = check(simplified.program, kernels[POSTFIX], check_invariants=check_invariants)
-    return classify(post, pre)
+    return classify(post, pre, cls=cls)

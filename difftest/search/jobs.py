@@ -74,7 +74,7 @@ class Campaign:
     seed: int | None
     profile: str
     save_dir: Path | None
-    check_invariants: bool
+    check_invariants: bool | str
     database: str | None  # a --db spec; each worker opens its own connection
     observe: Path | None
     until: tuple[ClassKey, ...] = ()

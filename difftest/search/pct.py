@@ -167,7 +167,7 @@ def pct(
     runs: int,
     depth: int,
     seed: int,
-    check_invariants: bool = True,
+    check_invariants: bool | str = True,
     level: str = "all",
 ) -> ExploreReport:
     """`runs` PCT schedules of bug depth `depth` per implementation, reproducible by `seed`."""

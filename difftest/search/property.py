@@ -120,7 +120,7 @@ class DifferentialProperty:
     """
 
     impls: tuple[Named, ...]
-    check_invariants: bool = False
+    check_invariants: bool | str = False
     ignore: frozenset[ClassKey] = frozenset()
     observer: Observer | None = None
     targets: bool = True

@@ -61,7 +61,7 @@ def save(
     *,
     also: Sequence[str] = (),
     postfix_judgement: Judgement | None = None,
-    check_invariants: bool = False,
+    check_invariants: bool | str = False,
 ) -> Path | None:
     """Write `program`'s divergence on `impl_name` to `directory`; the new file's path, or None
     when the same class on the same program is already saved there.

@@ -86,7 +86,7 @@ class Reproducer:
     success and meet the same candidates again.
     """
 
-    def __init__(self, kernel: type, cls: str, *, check_invariants: bool = False) -> None:
+    def __init__(self, kernel: type, cls: str, *, check_invariants: bool | str = False) -> None:
         self.kernel = kernel
         self.cls = cls
         self.check_invariants = check_invariants
@@ -154,7 +154,7 @@ def _primary_is(judgement: Judgement, cls: str) -> bool:
 
 
 def simplify(
-    program: Program, kernel: type, cls: str, *, check_invariants: bool = False
+    program: Program, kernel: type, cls: str, *, check_invariants: bool | str = False
 ) -> Simplified:
     """Simplify `program`, which shows divergence class `cls` on `kernel` (ValueError if not)."""
     reproducer = Reproducer(kernel, cls, check_invariants=check_invariants)

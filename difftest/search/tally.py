@@ -49,7 +49,7 @@ class CanonicalOutcome:
         parts.append(
             " ".join(f"{proc}:{addr:#x}={describe_pte(pte)}" for (proc, addr), pte in self.state)
         )
-        parts.extend(f"BUG {function}@#{op}" for function, op in self.bugs)
+        parts.extend(f"{cls}@#{op}" for cls, op in self.bugs)
         parts.extend(f"{name}@#{op}" for name, op in self.violations)
         if self.deadlock:
             parts.append("deadlock")
@@ -77,7 +77,7 @@ def canonical_outcome(outcome: Outcome) -> CanonicalOutcome:
         results=tuple(sorted(outcome.results.items())),
         state=canonical_state(outcome.state),
         vma_prot=tuple(sorted(outcome.vma_prot.items())),
-        bugs=tuple(sorted({(b.function, b.op) for b in outcome.bugs}, key=by_op)),
+        bugs=tuple(sorted({(b.signature_class, b.op) for b in outcome.bugs}, key=by_op)),
         violations=tuple(sorted({(v.name, v.op) for v in outcome.violations}, key=by_op)),
         deadlock=outcome.deadlock is not None,
     )

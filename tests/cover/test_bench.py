@@ -70,7 +70,7 @@ def test_time_to_failure_rows(tiny_run: tuple[Path, str]) -> None:
     doc = document(tiny_run[0], "ttf")
     [row] = doc["rows"]
     assert (row["bug"], row["impl"], row["expected"]) == (
-        "fix 2", "prefix-pte-unmap-arg", "kernel-bug:remove_migration_pte"
+        "fix 2", "prefix-pte-unmap-arg", "kmap-leak:remove_migration_pte"
     )
     assert row["seeds"] == 1 and row["solved"] in (0, 1)
     [seed] = row["per_seed"]

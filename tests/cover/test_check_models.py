@@ -381,7 +381,7 @@ def test_fix2_only_with_highpte() -> None:
     steps = (*scenarios.written_page(), Migrate("p0", 0x1000, 1), Fault("p0", 0x1000, False))
     with_highpte = Program(steps, Config(highpte=True))
     judgement = check(with_highpte, "prefix-pte-unmap-arg")
-    assert [str(s) for s in judgement.signatures] == ["kernel-bug:remove_migration_pte@2"]
+    assert [str(s) for s in judgement.signatures] == ["kmap-leak:remove_migration_pte@2"]
     assert check(with_highpte, "postfix").agrees
     assert check(Program(steps), "prefix-pte-unmap-arg").agrees
 

@@ -18,7 +18,7 @@ from ptediff.impls.variants import PteUnmapArg
 from test_report_schema import validate_report
 
 BUDGET = ("--max-examples", "300", "--seed", "1", "--profile", "ci")
-FIX2 = "kernel-bug:remove_migration_pte"
+FIX2 = "kmap-leak:remove_migration_pte"
 
 
 class Unlabelled(PteUnmapArg):

@@ -70,7 +70,7 @@ def test_run_json_carries_the_whole_divergence(
     divergence = variant["divergence"]
     assert divergence["level"] == "contract"
     assert divergence["signatures"][0] == {"class": "shared-writable", "level": "contract", "op": 2,
-                                           "line": 7}
+                                           "line": 7, "secondary": False}
     # the last line reads p0's page back: the spec keeps 0xaa, the model shows p1's 0xbb
     assert divergence["results"] == [
         {"op": 5, "line": 11, "kind": "fault", "spec": 0xAA, "impl": 0xBB}

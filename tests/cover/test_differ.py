@@ -141,10 +141,12 @@ def test_kernel_bug_deadlock_and_invariant() -> None:
 
 
 def test_bugs_alone_are_a_divergence_even_when_the_state_matches() -> None:
-    model = outcome({}, bugs=[BugReport("remove_migration_pte", "leaked pte mapping", 2)])
+    model = outcome(
+        {}, bugs=[BugReport("remove_migration_pte", "leaked pte mapping", 2, kind="kmap-leak")]
+    )
     judgement = judge(PROGRAM, [SPEC], model)
     assert not judgement.agrees
-    assert classes(judgement) == ["kernel-bug:remove_migration_pte"]
+    assert classes(judgement) == ["kmap-leak:remove_migration_pte"]
     assert judgement.divergence.pte_rows == ()  # type: ignore[union-attr]
 
 

@@ -54,7 +54,7 @@ def test_a_sequential_bug_leaves_its_block() -> None:
         "migrate p0 0x2000 1 unlocked\n"
     )
     result = simplify(
-        program, impls.load("prefix-pte-unmap-arg"), "kernel-bug:remove_migration_pte"
+        program, impls.load("prefix-pte-unmap-arg"), "kmap-leak:remove_migration_pte"
     )
     assert format_program(result.program) == (
         "config highpte=on\n\n"

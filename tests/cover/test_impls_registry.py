@@ -76,6 +76,9 @@ REQUIRED = [
     *["free_swap_and_cache", "zap_pte_range", "pte_offset_map", "pte_unmap"],
     *["do_mmap", "do_munmap", "exit_mmap", "sys_move_pages", "sys_madvise_pageout"],
     *["shrink_page_list", "add_to_swap"],
+    *["isolate_lru_page", "putback_lru_pages", "move_to_lru", "anon_vma_unlink"],
+    *["anon_vma_free", "anon_vma_alloc", "free_hot_cold_page", "rcu_read_lock"],
+    *["rcu_read_unlock", "page_lock_anon_vma", "alloc_page", "put_page"],
 ]
 SOURCE = re.compile(r"^_*(\w+)\(\) in [\w/.-]+\.[ch]\b")
 

@@ -23,6 +23,7 @@ from ptediff.core.program import (
     Swapon,
     Thread,
 )
+from ptediff.impls.variants import AnonVmaHead
 
 A, B = 0x1000, 0x2000
 EPERM, ENOENT, ESRCH, ENOMEM, EFAULT, EEXIST, ENODEV, EINVAL = -1, -2, -3, -12, -14, -17, -19, -22
@@ -164,10 +165,10 @@ def test_checkpoints_after_every_top_level_step() -> None:
     assert run(*steps).checkpoints is None
 
 
-def test_a_bug_kills_the_operation_and_frees_its_locks() -> None:
+def bug_then_munmap() -> Program:
     """An orphan migration entry (fix 1 reverted) BUGs the fault that touches it while the
-    fault holds p1's mmap_sem; p1's munmap afterwards still gets the semaphore."""
-    prog = Program(
+    fault holds p1's mmap_sem and pte lock; p1's munmap afterwards needs the semaphore."""
+    return Program(
         (
             Map("p0", A, 1, Prot.RW),
             Fault("p0", A, True, 5),
@@ -183,7 +184,23 @@ def test_a_bug_kills_the_operation_and_frees_its_locks() -> None:
             Fault("p1", A, False),
         )
     )
-    out = impls.run("prefix-anon-vma-head", prog)
+
+
+def test_a_bug_kills_the_task_and_its_locks_stay_held() -> None:
+    """As on a real box: the oopsed task never releases p1's mmap_sem, so munmap waits for ever."""
+    out = impls.run("prefix-anon-vma-head", bug_then_munmap())
+    assert out.results[4] == BUG and 5 not in out.results and 6 not in out.results
+    assert out.deadlock is not None and "mmap_sem of p1" in out.deadlock
+    assert [b.function for b in out.bugs] == ["migration_entry_to_page"]
+
+
+class ReleasingLocks(AnonVmaHead):
+    BUG_RELEASES_LOCKS = True
+
+
+def test_bug_releases_locks_lets_the_program_go_on() -> None:
+    """The documented option: the dead task's locks are freed and later operations run."""
+    out = impls.run(ReleasingLocks, bug_then_munmap())
     assert [out.results[i] for i in range(4, 7)] == [BUG, 0, SIGSEGV]
     assert out.deadlock is None
     assert [b.function for b in out.bugs] == ["migration_entry_to_page"]

@@ -13,7 +13,7 @@ REGRESSIONS = Path(__file__).parents[1] / "regressions"
 
 FIX_VARIANTS = {
     "fix1": ("prefix-anon-vma-head", "orphan-migration-entry"),
-    "fix2": ("prefix-pte-unmap-arg", "kernel-bug:remove_migration_pte"),
+    "fix2": ("prefix-pte-unmap-arg", "kmap-leak:remove_migration_pte"),
     "fix3": ("prefix-cow-fork-write", "shared-writable"),
     "fix4": ("prefix-swapon-range", "result:swapon"),
 }

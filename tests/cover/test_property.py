@@ -109,7 +109,7 @@ def test_observer_sees_every_impl_and_the_spec_runs_once() -> None:
     prop = prop_for(
         "postfix",
         "prefix-pte-unmap-arg",
-        ignore=frozenset({("prefix-pte-unmap-arg", "kernel-bug:remove_migration_pte")}),
+        ignore=frozenset({("prefix-pte-unmap-arg", "kmap-leak:remove_migration_pte")}),
         observer=lambda program, judged: seen.extend(
             (n, j is not None and j.agrees) for n, j in judged
         ),
@@ -129,7 +129,7 @@ def test_hypothesis_reports_each_class_separately() -> None:
     collected = collect_failures(caught.value)
     assert collected.errors == []
     assert sorted(d.key for d in collected.divergences) == [
-        ("prefix-pte-unmap-arg", "kernel-bug:remove_migration_pte"),
+        ("prefix-pte-unmap-arg", "kmap-leak:remove_migration_pte"),
         ("prefix-swapon-range", "kernel-bug:sys_swapon"),
     ]
 

@@ -138,12 +138,29 @@ def test_fix1_orphan_migration_entry(
 
 
 def test_fix1_orphan_bugs_a_later_migration_of_the_new_page() -> None:
-    """Consequence (b): the next migration walks into the orphan and BUGs in the migrator."""
+    """Consequence (b): the next migration walks into the orphan and BUGs in the migrator (to
+    a third node, so the new page is not the old page's freed frame)."""
     prog = fix1_locked()
-    prog = Program((*prog.steps[:-1], Migrate("p0", A, 0)))
+    prog = Program((*prog.steps[:-1], Migrate("p0", A, 2)), Config(nodes=3))
     pre = impls.run("prefix-anon-vma-head", prog)
     assert pre.results[5] == BUG
     assert [(b.function, b.op) for b in pre.bugs] == [("migration_entry_to_page", 5)]
+    post = impls.run("postfix", prog)
+    assert_clean(post)
+    assert post.results[5] == 2
+
+
+def test_fix1_orphan_meets_its_freed_frame_reused_by_the_next_migration() -> None:
+    """Migrating back to node 0 takes the old page's frame off the hot list as the new page:
+    it is locked, so the orphan passes migration_entry_to_page's BUG_ON — ptediff reports the
+    stale entry meeting the frame's new owner as a use-after-free instead."""
+    prog = fix1_locked()
+    prog = Program((*prog.steps[:-1], Migrate("p0", A, 0)))
+    pre = impls.run("prefix-anon-vma-head", prog)
+    assert [(b.signature_class, b.function, b.op) for b in pre.bugs] == [
+        ("use-after-free:page", "remove_migration_pte", 5)
+    ]
+    assert pre.results[5] == 0
     post = impls.run("postfix", prog)
     assert_clean(post)
     assert post.results[5] == 0

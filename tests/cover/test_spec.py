@@ -405,7 +405,8 @@ def test_migrate_moves_every_mapper_of_a_shared_page() -> None:
     ("setup", "expected"),
     [
         ("", -ERRNO["EFAULT"]),  # no vma
-        ("map p0 0x1000 1 none", -ERRNO["EFAULT"]),
+        ("map p0 0x1000 1 none", -ERRNO["ENOENT"]),  # PROT_NONE is not looked at: none pte
+        ("map p0 0x3000 1 rw", -ERRNO["ENOENT"]),  # a hole below a vma: follow_page finds none
         ("map p0 0x1000 1 rw", -ERRNO["ENOENT"]),  # none pte
         ("map p0 0x1000 1 rw\nfault p0 0x1000 read", -ERRNO["ENOENT"]),  # zero page
         ("swapon 1\nmap p0 0x1000 1 rw\nfault p0 0x1000 write 1\npageout p0 0x1000",
@@ -415,6 +416,14 @@ def test_migrate_moves_every_mapper_of_a_shared_page() -> None:
 def test_migrate_errors(setup: str, expected: int) -> None:
     out = only(setup + "\nmigrate p0 0x1000 1")
     assert out.results[max(out.results)] == expected
+
+
+def test_migrate_moves_a_prot_none_page() -> None:
+    """follow_page has no protection check: a PROT_NONE pte is present and its page moves."""
+    out = only("map p0 0x1000 1 rw\nfault p0 0x1000 write 7\nmprotect p0 0x1000 1 none\n"
+               "migrate p0 0x1000 1")
+    assert out.results[3] == 1
+    assert pte(out, "p0", 0x1000).node == 1
 
 
 def test_migrate_to_a_missing_node_is_enodev() -> None:

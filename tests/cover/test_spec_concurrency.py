@@ -81,6 +81,8 @@ def test_a_block_sees_the_state_before_it_and_the_next_step_sees_every_branch() 
 
 
 def test_migrate_busy_only_when_another_thread_holds_the_page() -> None:
+    """A fault holding a reference makes -EAGAIN possible, never -EBUSY (only an isolator
+    does that, below)."""
     racing = run(f"""
         map   p0 {A:#x} 1 rw
         fault p0 {A:#x} write 0x1
@@ -91,7 +93,7 @@ def test_migrate_busy_only_when_another_thread_holds_the_page() -> None:
         }}
     """)
     busy = [o for o in racing if o.allowances == {"migrate-busy"}]
-    assert sorted(o.results[3] for o in busy) == [-ERRNO["EBUSY"], -ERRNO["EAGAIN"]]
+    assert sorted(o.results[3] for o in busy) == [-ERRNO["EAGAIN"]]
     assert all(o.state[("p0", A)].node == 0 for o in busy)
     apart = run(f"""
         map   p0 {A:#x} 1 rw
@@ -103,6 +105,29 @@ def test_migrate_busy_only_when_another_thread_holds_the_page() -> None:
         }}
     """)
     assert [o.allowances for o in apart] == [frozenset()]
+
+
+def test_migrate_busy_is_ebusy_only_against_an_isolator_and_never_against_fork() -> None:
+    isolated = run(f"""
+        swapon 2
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        parallel {{
+          thread {{ migrate p0 {A:#x} 1 }}
+          thread {{ pageout p0 {A:#x} }}
+        }}
+    """)
+    assert -ERRNO["EBUSY"] in {o.results[3] for o in isolated if "migrate-busy" in o.allowances}
+    forking = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        parallel {{
+          thread {{ migrate p0 {A:#x} 1 }}
+          thread {{ fork p0 p1 }}
+        }}
+    """)
+    assert not any("migrate-busy" in o.allowances for o in forking)
+    assert {o.results[2] for o in forking} == {1}
 
 
 def test_no_allowance_outside_parallel_blocks() -> None:
@@ -273,3 +298,24 @@ def test_unlocked_migrate_racing_munmap_may_find_no_page() -> None:
     assert all("migrate-unlocked-vanished" not in o.allowances for o in locked)
     plain = [o.results[2] for o in locked if not o.allowances]
     assert sorted(plain) == sorted([1, -ERRNO["EFAULT"]])
+
+
+def test_two_cow_writers_may_both_copy() -> None:
+    outcomes = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        fork  p0 p1
+        migrate p0 {A:#x} 1
+        parallel {{
+          thread {{ fault p1 {A:#x} write 0x2 }}
+          thread {{ fault p0 {A:#x} write 0x3 }}
+        }}
+    """)
+    both = [o for o in outcomes if o.allowances == {"wp-copy-racing-copy"}]
+    assert both and all(
+        o.state[("p0", A)].node == o.state[("p1", A)].node == 0 for o in both
+    )
+    plain = [o for o in outcomes if not o.allowances]
+    assert plain and all(
+        {o.state[("p0", A)].node, o.state[("p1", A)].node} == {0, 1} for o in plain
+    )
