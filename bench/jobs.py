@@ -8,7 +8,8 @@ Scaling: a hunt of every registered model under each `--jobs N`, the same seeds;
 (all workers together) and the seconds to the first failure of each folded fix on `prefix`
 and on its own variant. Coverage: the same drawn programs through the differential property
 (spec and every model, four schedule variants) with and without the call counter, and the
-models alone, counted and plain. Figures depend on the machine and its load: say which.
+models alone, counted and plain, in CPU time (less sensitive to the machine's load than wall
+clock). Figures depend on the machine and its load: say which.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ ROUNDS = 5  # alternating passes; the minimum of each kind is reported
 FIXES = {
     "fix 1": [("prefix", "orphan-migration-entry"),
               ("prefix-anon-vma-head", "orphan-migration-entry")],
-    "fix 2": [("prefix", "kernel-bug:remove_migration_pte"),
-              ("prefix-pte-unmap-arg", "kernel-bug:remove_migration_pte")],
+    "fix 2": [("prefix", "kmap-leak:remove_migration_pte"),
+              ("prefix-pte-unmap-arg", "kmap-leak:remove_migration_pte")],
     "fix 3": [("prefix", "shared-writable"), ("prefix-cow-fork-write", "shared-writable")],
     "fix 4": [("prefix", "kernel-bug:sys_swapon"),
               ("prefix-swapon-range", "kernel-bug:sys_swapon")],
@@ -114,17 +115,17 @@ def coverage_overhead(count: int) -> None:
     def check(coverage: KernelCoverage | None) -> float:
         clear_cache()  # the spec's outcomes too, as for a newly generated program
         prop = DifferentialProperty(named, schedule_variants=4, coverage=coverage)
-        started = time.perf_counter()
+        started = time.process_time()
         for program in drawn:
             prop.runs(program)
-        return time.perf_counter() - started
+        return time.process_time() - started
 
     def models(wrap: bool) -> float:
-        started = time.perf_counter()
+        started = time.process_time()
         for program in drawn:
             for kernel in kernels:
                 impls.run(counted(kernel) if wrap else kernel, program, check_invariants=False)
-        return time.perf_counter() - started
+        return time.process_time() - started
 
     check(None)  # warm up once; then alternate the passes so load hits both alike
     samples: dict[str, list[float]] = {"plain": [], "coverage": [], "bare": [], "wrapped": []}

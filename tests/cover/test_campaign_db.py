@@ -24,7 +24,7 @@ from ptediff.search.property import DivergenceFound
 from ptediff.search.strategies import programs
 
 FIX2_IMPL = "prefix-pte-unmap-arg"
-FIX2 = "kernel-bug:remove_migration_pte"
+FIX2 = "kmap-leak:remove_migration_pte"
 
 
 def test_a_second_hunt_finds_the_first_hunts_failure_at_its_first_example(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a test depe
 
 SCHEMA = Path(__file__).parent.parent / "data" / "hypothesis-observation.schema.json"
 REGRESSIONS = Path(__file__).parent.parent / "regressions"
-FIX2 = ("prefix-pte-unmap-arg", "kernel-bug:remove_migration_pte")
+FIX2 = ("prefix-pte-unmap-arg", "kmap-leak:remove_migration_pte")
 BUDGET = ("--max-examples", "150", "--seed", "1", "--profile", "ci", "--no-progress")
 
 

@@ -25,7 +25,7 @@ from test_report_schema import validate_report
 redis = pytest.importorskip("redis", reason="the redis client is a test dependency: "
                                             "pip install -e '.[test]'")
 
-FIX2 = ("prefix-pte-unmap-arg", "kernel-bug:remove_migration_pte")
+FIX2 = ("prefix-pte-unmap-arg", "kmap-leak:remove_migration_pte")
 SWAPON = ("prefix", "kernel-bug:sys_swapon")  # fix 4 on the all-fixes-reverted model
 
 
