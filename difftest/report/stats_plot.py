@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display, whatever the environment says
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
     from ptediff.search.stats import CampaignStats
@@ -37,7 +38,7 @@ def draw(stats: CampaignStats, target: Path) -> None:
             curve.annotate(seen.name, (seen.first_case, 0), rotation=60, fontsize=7,
                            xytext=(0, 4), textcoords="offset points")
             curve.axvline(seen.first_case, color="grey", linewidth=0.5, linestyle=":")
-    curve.yaxis.get_major_locator().set_params(integer=True)
+    curve.yaxis.set_major_locator(MaxNLocator(integer=True))
     curve.set_xlabel("programs run")
     curve.set_ylabel("divergence classes found")
     curve.set_title(f"divergences over {stats.cases} programs ({stats.seconds:.0f} s)")
