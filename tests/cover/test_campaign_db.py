@@ -3,6 +3,7 @@ prunes; failures of the `ptediff.fuzz` targets (HypoFuzz's, or a pytest run's) r
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,18 @@ def test_bad_databases_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFi
     code = main(["hunt", "--db", str(a_file), "--max-examples", "1", "--no-progress"])
     _, err = capsys.readouterr()
     assert code == 2 and "not a directory" in err and "Traceback" not in err
+
+
+def test_the_ptediff_db_profile_points_pytest_and_hypofuzz_at_the_campaign_database(
+    tmp_path: Path,
+) -> None:
+    campaign = tmp_path / "campaign-db"
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "ptediff.fuzz", "--collect-only", "-q",
+         "-p", "no:cacheprovider", "--hypothesis-profile", "ptediff-db"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PTEDIFF_DB": str(campaign)},
+    )
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    assert len(campaign_keys(open_database(campaign))) == 1 + len(fuzz.impls.REGISTRY)
+    assert not (tmp_path / ".hypothesis" / "examples").exists()  # not the default one
