@@ -238,12 +238,19 @@ def hunt_jobs(jobs: int, campaign: Campaign, progress: Progress | None = None) -
         )
         for i, examples in enumerate(split_examples(campaign.max_examples, jobs))
     ]
-    for worker in workers:
-        worker.start()
     reports: dict[int, HuntReport] = {}
     errors: dict[int, str] = {}
     stops: list[str] = []  # signals received, first one first
-    with _stopping_on_signals(stops, lambda: _interrupt_workers(workers, reports, errors)):
+    # From before the first fork: a signal during start-up is noted and relayed like any other
+    # (raised here, it would leave workers blocked on reports nobody reads).
+    relayed: set[int] = set()
+    with _stopping_on_signals(
+        stops, lambda: _interrupt_workers(workers, reports, errors, relayed)
+    ):
+        for worker in workers:
+            worker.start()
+        if stops and (len(stops) > 1 or stops[0] != "SIGINT"):
+            _interrupt_workers(workers, reports, errors, relayed)  # some started after it
         while len(reports) + len(errors) < jobs:
             try:
                 message = outbox.get(timeout=POLL_SECONDS)
@@ -315,10 +322,16 @@ def _stopping_on_signals(stops: list[str], relay: Callable[[], None]) -> Iterato
             signal.signal(sig, handler)
 
 
-def _interrupt_workers(workers: Sequence[Any], reports: dict, errors: dict) -> None:
-    """End the hunts of workers still running, as Ctrl-C would."""
+def _interrupt_workers(
+    workers: Sequence[Any], reports: dict, errors: dict, relayed: set[int]
+) -> None:
+    """End the hunts of workers still running, as Ctrl-C would (once each: a second signal
+    could cut short the report it is finishing)."""
     for i, worker in enumerate(workers):
-        if i not in reports and i not in errors and worker.is_alive() and worker.pid:
+        if i in relayed or worker.pid is None:  # relayed already, or not started yet
+            continue
+        if i not in reports and i not in errors and worker.is_alive():
+            relayed.add(i)
             os.kill(worker.pid, signal.SIGINT)
 
 

@@ -141,7 +141,12 @@ def test_sigterm_ends_a_jobs_campaign_with_one_partial_report(tmp_path: Path) ->
          FIX2[0], "--no-progress", "--format", "json", "--save", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(8)  # both workers are hunting by now (a fork each)
+    children = Path(f"/proc/{hunt_process.pid}/task/{hunt_process.pid}/children")
+    for _ in range(600):  # until both workers are forked (the machine may be loaded)
+        if children.exists() and len(children.read_text().split()) >= 2:
+            break
+        time.sleep(0.1)
+    time.sleep(1)
     hunt_process.send_signal(signal.SIGTERM)
     try:
         out, err = hunt_process.communicate(timeout=300)
