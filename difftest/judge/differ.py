@@ -12,7 +12,7 @@ of a fix: fixed / fix-incomplete / spec-gap (or agree).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ptediff.core.canon import (
@@ -138,10 +138,13 @@ def judge(
     contract = check_level(level) == CONTRACT
     candidates = list(allowed) or [Outcome()]
     ops = program.ops()
-    model_state = contract_view(outcome.state) if contract else outcome.state
     scored = []
     for index, candidate in enumerate(candidates):
-        spec_state = contract_view(candidate.state) if contract else candidate.state
+        if contract:
+            keys = set(candidate.state) | set(outcome.state)
+            spec_state, model_state = contract_view(candidate, keys), contract_view(outcome, keys)
+        else:
+            spec_state, model_state = candidate.state, outcome.state
         pte_rows = compare_states(spec_state, model_state)
         result_rows = compare_results(ops, candidate.results, outcome.results)
         if contract:  # a state check's result is a pte observation: implementation level
@@ -162,6 +165,8 @@ def judge(
     signatures = _signatures(program, closest, outcome, pte_rows, result_rows)
     if contract:
         signatures = tuple(s for s in signatures if s.level == CONTRACT)
+        if not signatures:  # every difference was implementation level: nothing to report
+            return Judgement(outcome, None, closest.allowances, closest)
     divergence = Divergence(
         signatures=signatures,
         closest=closest,
@@ -190,13 +195,20 @@ def secondary_classes(
     )
 
 
-def contract_view(state: Mapping[Key, PteState]) -> dict[Key, PteState]:
-    """Each pte as the contract sees it: only the data a read of the page would return (0 for a
-    none pte); kind, write bit, frame, node and device are the implementation's business."""
-    return {
-        key: PteState("present", data=pte.data if pte.kind != "none" else 0)
-        for key, pte in state.items()
-    }
+def contract_view(
+    outcome: Outcome, keys: Iterable[Key] | None = None
+) -> dict[Key, PteState]:
+    """Each page as the contract sees it: only what a read of it returns — the data (0 for a
+    none pte), or None when the read raises SIGSEGV (no vma there, or a `none` vma). Kind,
+    write bit, frame, node and device are the implementation's business. `keys`: also these
+    addresses (mapped on the other side), as unreadable when this side has no vma there."""
+    view = {}
+    for key in set(outcome.state) | set(keys or ()):
+        pte = outcome.state.get(key)
+        readable = pte is not None and outcome.vma_prot.get(key, "rw") != "none"
+        data = (pte.data if pte.kind != "none" else 0) if readable and pte else None
+        view[key] = PteState("present", data=data)
+    return view
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from ptediff.core.outcome import format_result
 from ptediff.core.program import HOLDS, Expect, Fault, Op, Program, Result, StateCheck
 from ptediff.judge.check import ImplRef, check, locate, spec_outcomes
 from ptediff.judge.differ import Judgement
-from ptediff.judge.signature import matches
+from ptediff.judge.signature import CONTRACT, level_of, matches
 
 POSTFIX = "postfix"
 
@@ -88,18 +88,32 @@ def evaluate(
             messages.append(f"expected to agree with the spec, but diverges: {found}")
         messages += [miss.describe(ops) for miss in misses]
         return Verdict(name, "agrees", not messages, judgement, tuple(messages), expect, misses)
-    return _diverges_verdict(program, name, expect, judgement, misses)
+    return _diverges_verdict(program, name, expect, judgement, misses, level)
 
 
 def _diverges_verdict(
-    program: Program, name: str, expect: Expect, judgement: Judgement, misses: tuple[Miss, ...]
+    program: Program,
+    name: str,
+    expect: Expect,
+    judgement: Judgement,
+    misses: tuple[Miss, ...],
+    level: str = "all",
 ) -> Verdict:
+    wanted = list(expect.signatures)
+    if level == CONTRACT:
+        # implementation-level classes are not compared at this level: nothing to check
+        unseen = [cls for cls in wanted if level_of(cls) != CONTRACT]
+        wanted = [cls for cls in wanted if cls not in unseen]
+        if unseen and not wanted and judgement.agrees and not misses:
+            note = (f"expected {' '.join(unseen)}: implementation level, not compared at "
+                    "--level contract")
+            return Verdict(name, "diverges", True, judgement, (note,), expect, misses)
     if judgement.agrees and not misses:
         wanted = " ".join(expect.signatures) or "a divergence"
         return Verdict(name, "diverges", False, judgement,
                        (f"expected to diverge ({wanted}), but agrees with the spec",),
                        expect, misses)
-    missing = [cls for cls in expect.signatures
+    missing = [cls for cls in wanted
                if not any(matches(cls, sig) for sig in judgement.signatures)]
     if missing:
         found = ", ".join(str(s) for s in judgement.signatures) or "none"

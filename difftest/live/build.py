@@ -61,4 +61,8 @@ def helper_path() -> Path:
         partial = target.with_name(target.name + f".{os.getpid()}")
         shutil.copy2(out, partial)
         os.replace(partial, target)
+    # builds of older sources are never used again (a running one keeps its inode)
+    for old in target.parent.glob("live-helper-*"):
+        if old != target and "." not in old.name:
+            old.unlink(missing_ok=True)
     return target

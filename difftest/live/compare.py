@@ -62,14 +62,19 @@ def judge_live(program: Program, run: LiveRun, *, level: str = "all") -> LiveJud
     allowed = spec_outcomes(program)
     outcome = run.outcome
     ops = program.ops()
-    model_state = contract_view(outcome.state) if contract else outcome.state
     best = None
     for index, candidate in enumerate(allowed):
-        spec_state = contract_view(candidate.state) if contract else candidate.state
+        if contract:
+            keys = set(candidate.state) | set(outcome.state)
+            spec_state, model_state = contract_view(candidate, keys), contract_view(outcome, keys)
+        else:
+            spec_state, model_state = candidate.state, outcome.state
         rows: list[Row] = [*compare_results(ops, candidate.results, outcome.results),
                            *compare_states(spec_state, model_state)]
         left, fired = _explain(rows, Context(program, candidate, run))
-        score = (len(left), len(candidate.allowances), index)
+        # fewest rows left, then fewest explained: an outcome the kernel matched exactly beats
+        # one that needs declared differences (which would then be counted as fired)
+        score = (len(left), sum(fired.values()), len(candidate.allowances), index)
         if best is None or score < best[0]:
             best = (score, candidate, left, fired)
     assert best is not None, "the spec allows at least one outcome"

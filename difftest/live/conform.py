@@ -133,8 +133,10 @@ def conform(
     level: str = "contract",
     save_dir: Path | None = None,
     parallel: bool = True,
+    stop_after: int | None = None,
 ) -> ConformReport:
-    """Run the campaign until `seconds` are spent or `max_examples` programs have run."""
+    """Run the campaign until `seconds` are spent or `max_examples` programs have run (or
+    `stop_after` undeclared differences are found)."""
     report = ConformReport(level, seed, seconds, max_examples)
     campaign = _Campaign(session, report)
     threads = (2, 2) if parallel else None
@@ -150,6 +152,8 @@ def conform(
             if not new:
                 break  # hypothesis ran out of examples without a failure
             campaign.ignored |= new
+            if stop_after is not None and len(campaign.smallest) >= stop_after:
+                break
             chunk += 1
     except KeyboardInterrupt:
         report.interrupted = True

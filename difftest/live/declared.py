@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from ptediff.core.outcome import ERRNO, Outcome
 from ptediff.core.program import (
     HOLDS,
+    Fork,
+    Map,
     Mprotect,
     Pageout,
     Program,
@@ -119,6 +121,25 @@ def _pageout_skips_shared(row: Row, ctx: Context) -> bool:
     return row.addr in ctx.live.shared_pageouts.values()
 
 
+def _vma_merge(row: Row, ctx: Context) -> bool:
+    """A zero-page pte the kernel copied into a forked child where the spec copies nothing:
+    the kernel merged an adjacent mapping into a vma that has an anon_vma, and fork copies
+    every pte of such a vma (the spec never merges vmas: semantics.md, a documented Choice)."""
+    if not isinstance(row, PteRow) or row.fields != ("kind",):
+        return False
+    if row.spec is not None and row.spec.kind != "none":
+        return False
+    live = row.model
+    if live is None or live.kind != "present" or live.writable or live.data != 0:
+        return False
+    ops = ctx.program.ops()
+    if not any(isinstance(op, Fork) for op in ops):
+        return False
+    maps = [op for op in ops if isinstance(op, Map)]
+    return any(a.prot == b.prot and a.addr + a.npages * 0x1000 == b.addr
+               for a in maps for b in maps)
+
+
 def _write_bit_unread(row: Row, ctx: Context) -> bool:
     """Without the BPF reader the live write bit is not an observation (always False)."""
     if ctx.live.write_bits:
@@ -144,6 +165,9 @@ DECLARED: tuple[Declared, ...] = (
     Declared("swap-device-choice",
              "equal-priority swap areas are used oldest first, from per-CPU clusters",
              _swap_device_choice),
+    Declared("vma-merge",
+             "adjacent anon mappings merge into one vma: fork copies its zero-page ptes",
+             _vma_merge),
     Declared("write-bit-unread", "the pte write bit could not be read (no BPF reader)",
              _write_bit_unread),
 )

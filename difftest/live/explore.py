@@ -63,7 +63,7 @@ def describe(program: Program, outcome: Outcome, level: str) -> str:
     results = " ".join(f"#{op}={format_result(r, value=op in reads)}"
                        for op, r in sorted(outcome.results.items()))
     if level == "contract":
-        state = contract_view(outcome.state)
+        state = contract_view(outcome)
         pages = " ".join(f"{proc}:{addr:#x}={pte.data:#x}"
                          for (proc, addr), pte in sorted(state.items()) if pte.data)
         return f"{results}; {pages}" if pages else results

@@ -27,3 +27,12 @@ def test_not_root_is_a_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_path,
 def test_not_linux_is_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(guard.sys, "platform", "darwin")
     assert guard.unavailable_reason() == "the live backend needs Linux (this is darwin)"
+
+
+def test_runs_is_for_the_live_kernel(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "one.pte"
+    path.write_text("map p0 0x1000 1 rw\n")
+    code = main(["explore", str(path), "--impl", "postfix", "--runs", "5"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert "--runs is for --impl linux" in err

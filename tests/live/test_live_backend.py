@@ -79,6 +79,16 @@ def test_pageout_and_swap_in_keep_the_data(session) -> None:
     assert judge_live(prog, run, level="all").agrees  # the write bit after swap-in: declared
 
 
+def test_a_merged_vma_copies_its_zero_page_on_fork(session) -> None:
+    prog = program("map p0 0x2000 1 rw\nfault p0 0x2000 write 1\nmap p0 0x1000 1 rw\n"
+                   "fault p0 0x1000 read\nmunmap p0 0x2000 1\nfork p0 p1\n")
+    run = run_live(session, prog)
+    assert run.outcome.state[("p1", 0x1000)].kind == "present"  # the spec: none
+    judged = judge_live(prog, run, level="all")
+    assert judged.agrees
+    assert judged.fired == {"vma-merge": 1}
+
+
 def test_the_swap_area_limit_is_declared(session) -> None:
     prog = program("config swap_bits=2\nswapon 1\nswapon 1\nswapon 1\nswapon 0\n")
     run = run_live(session, prog)
@@ -150,3 +160,25 @@ def test_explore_impl_linux_json(tmp_path, capsys) -> None:
     assert sum(o["count"] for o in document["outcomes"]) == 20
     assert {o["observation"] for o in document["spec_outcomes"]} <= {"Never", "Sometimes",
                                                                       "Always"}
+
+
+def test_conform_finds_and_shrinks_an_injected_contract_difference(session, monkeypatch) -> None:
+    """A kernel whose reads return the value plus one: conform must report `data` (or the read's
+    result) and shrink it to map, write, read."""
+    from ptediff.core.program import Fault
+    from ptediff.live import conform as campaign
+
+    def broken_kernel(session_, prog):
+        run = run_live(session_, prog)
+        for op_id, op in enumerate(prog.ops()):
+            value = run.outcome.results.get(op_id)
+            if isinstance(op, Fault) and not op.write and isinstance(value, int) and value:
+                run.outcome.results[op_id] = value + 1
+        return run
+
+    monkeypatch.setattr(campaign, "run_live", broken_kernel)
+    report = campaign.conform(session, seconds=60, seed=5, stop_after=1, parallel=False)
+    [finding] = report.findings
+    assert finding.cls == "data"
+    kinds = [op.KIND for op in finding.program.ops()]
+    assert kinds == ["map", "fault", "fault"], kinds
