@@ -176,14 +176,16 @@ def migrate_busy(
     branches = []
     if any(migrating(s, other) == page for other in concurrent):
         # Another migration of the page has it unmapped to migration entries: the lookup
-        # finds no page at the address, whatever node the page is on.
+        # finds no page at the address, whatever node the page is on. Or it has it isolated,
+        # or has already mapped the new page, which is not back on the LRU yet (move_to_lru
+        # comes last): -EBUSY, also when this page is already on NODE (the new one is not).
         branches.append(Branch(s.clone(), {op_id: -ERRNO["ENOENT"]}, name))
+        branches.append(Branch(s.clone(), {op_id: -ERRNO["EBUSY"]}, name))
+    elif s.pages[page].node != op.node and _isolating(s, page, concurrent):
+        # isolate_lru_page: a pageout has the page off the LRU.
+        branches.append(Branch(s.clone(), {op_id: -ERRNO["EBUSY"]}, name))
     if s.pages[page].node == op.node:
         return branches
-    if _isolating(s, page, concurrent):
-        # isolate_lru_page: someone else has the page off the LRU (or its new page is not
-        # back on it yet).
-        branches.append(Branch(s.clone(), {op_id: -ERRNO["EBUSY"]}, name))
     if not _referencing(s, page, concurrent):
         return branches
     # migrate_page_move_mapping finds a reference besides the isolation's on every pass.

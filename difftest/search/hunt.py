@@ -4,7 +4,7 @@ The search runs hypothesis on the differential property (`ptediff.search.propert
 examples. Each chunk ignores the (implementation, class) pairs already found, so a finding
 never hides the next one, and every class is found on its own. Each new finding is shrunk by
 hypothesis, simplified (`ptediff.search.simplify`), located (the op where it first shows),
-classified against the post-fix model (`ptediff.judge.differ.classify`) and optionally saved as a
+classified against the post-fix model (`ptediff.judge.classify.classify`) and optionally saved as a
 `.pte` file (`ptediff.search.regressions`).
 
 Cost control: each generated program with a drawn schedule also runs under a few schedule
@@ -34,7 +34,8 @@ from ptediff import impls as models
 from ptediff.core.errors import PtediffError
 from ptediff.core.program import Program
 from ptediff.judge.check import check, check_located
-from ptediff.judge.differ import Judgement, classify
+from ptediff.judge.classify import classify
+from ptediff.judge.differ import Judgement
 from ptediff.search import profiles
 from ptediff.search.campaign import Exchange, replay
 from ptediff.search.coverage import KernelCoverage

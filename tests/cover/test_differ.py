@@ -6,7 +6,8 @@ import pytest
 from ptediff.core.outcome import ERRNO, BugReport, Outcome, PteState, Violation
 from ptediff.core.program import SIGSEGV
 from ptediff.dsl.parse import parse
-from ptediff.judge.differ import Judgement, classify, judge, same_outcome
+from ptediff.judge.classify import classify, same_outcome
+from ptediff.judge.differ import Judgement, judge
 from ptediff.judge.signature import Signature, matches, ordered
 
 A, B = 0x1000, 0x2000

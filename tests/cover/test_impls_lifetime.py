@@ -16,7 +16,7 @@ from ptediff.impls.sched import Acquire, KGen, Preempt, Scheduler, Task
 from ptediff.impls.structs import VM_LOCKED, Mm, Vma
 from ptediff.impls.testing import booted, drive, mapped
 from ptediff.judge.check import check
-from ptediff.judge.differ import classify
+from ptediff.judge.classify import classify
 from ptediff.search.explore import explore
 
 A = 0x1000

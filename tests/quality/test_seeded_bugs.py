@@ -135,9 +135,11 @@ def test_postfix_shows_only_its_documented_latent_bugs() -> None:
 
 
 @pytest.mark.slow
-def test_postfix_shows_no_divergence_in_a_long_run() -> None:
+def test_postfix_shows_only_its_documented_latent_bugs_in_a_long_run() -> None:
     report = hunt(["postfix"], profile="ci", seed=1, max_examples=20_000)
-    assert report.findings == [], "\n".join(f"{f.signature}:\n{f.text}" for f in report.findings)
+    unexpected = [f for f in report.findings if f.signature not in LATENT]
+    assert unexpected == [], "\n".join(f"{f.signature}:\n{f.text}" for f in unexpected)
+    assert all(" unlocked " in f.text for f in report.findings)
 
 
 @pytest.mark.slow
@@ -153,3 +155,12 @@ def test_every_seed_finds_all_four_within_a_minute(seed: int) -> None:
     )
     missing = [key for key in variants.items() if report.finding(*key) is None]
     assert missing == []
+
+
+def test_each_documented_latent_bug_is_kept_as_a_regression_file() -> None:
+    from pathlib import Path
+
+    regressions = Path(__file__).parent.parent / "regressions"
+    for cls, name in LATENT.items():
+        text = (regressions / name).read_text()
+        assert f"expect postfix diverges {cls}" in text
