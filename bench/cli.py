@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ptediff.core.errors import PtediffError
 
-from bench import exploration, memory, profiling, scaling, shrink, throughput, ttf
+from bench import exploration, memory, peer, profiling, scaling, shrink, throughput, ttf
 from bench.bugs import bug_impls
 from bench.campaign import Campaign, run_campaign
 from bench.results import DEFAULT_OUT, BenchResult, Target, prepare, render_table, write
@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, str] = {
     "explore": "schedules/s of exhaustive exploration of the race scenarios",
     "scaling": "cost per operation for 10, 100, 1000-operation programs",
     "memory": "peak memory of a hunt against every implementation",
+    "peer": "examples to failure of the hunt against a naive random peer (only when named)",
     "profile": "cProfile of the hot path (only when named)",
 }
 ALL = ("ttf", "shrink", "throughput", "explore", "scaling", "memory")
@@ -158,6 +159,7 @@ def _one(name: str, settings: BenchSettings, campaign: Campaign | None) -> Bench
         "explore": exploration.report,
         "scaling": scaling.report,
         "memory": memory.report,
+        "peer": peer.report,
         "profile": profiling.report,
     }
     if name not in runners:

@@ -21,10 +21,12 @@ from ptediff.core.program import (
     Fork,
     Op,
     Parallel,
+    Pin,
     Program,
     Step,
     Thread,
     iter_ops,
+    renumber_pins,
 )
 from ptediff.search.strategies import configs, programs
 
@@ -50,8 +52,11 @@ def _long_programs(draw: st.DrawFn, fewest: int, most: int) -> Program:
     live = [INITIAL_PROC]  # in creation order
     children = 0
     count = 0
+    pins = 0
     while count < fewest:
         segment = draw(_segments(config, min(SEGMENT_OPS, most - count)))
+        segment = renumber_pins(segment, start=pins)  # each segment numbers its pins from 0
+        pins += sum(isinstance(op, Pin) for op in segment.ops())
         names = {INITIAL_PROC: live[0]}
         for op in segment.ops():
             if isinstance(op, Fork):

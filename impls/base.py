@@ -16,6 +16,8 @@ from ptediff.core.program import BUG, Op, Result
 from ptediff.impls.bugs import KernelBug
 from ptediff.impls.fault import Fault
 from ptediff.impls.fork import Fork
+from ptediff.impls.gup import Gup
+from ptediff.impls.madvise import Madvise
 from ptediff.impls.memory import Memory
 from ptediff.impls.migrate import Migrate
 from ptediff.impls.mmap import Mmap
@@ -40,6 +42,11 @@ ENTRY: dict[type[Op], str] = {
     ast.Swapon: "sys_swapon",
     ast.Pageout: "sys_madvise",
     ast.StateCheck: "state_check",
+    ast.Madvise: "sys_madvise",
+    ast.Pin: "get_user_pages",
+    ast.Unpin: "page_cache_release",
+    ast.Pinread: "pin_access",
+    ast.Pinwrite: "pin_access",
 }
 
 
@@ -53,7 +60,9 @@ def entry_function(op: Op) -> str:
     return ENTRY[type(op)]
 
 
-class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe):
+class Kernel(
+    Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe, Madvise, Gup
+):
     """The post-fix model of the kernel at 0697212a (completed swapless migration flow)."""
 
     NAME: ClassVar[str] = "postfix"
@@ -69,6 +78,10 @@ class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Faul
         """The system call (or user access) behind one program operation."""
         if isinstance(op, ast.Swapon):
             return (yield from self.sys_swapon(op.nslots, op.prio))
+        if isinstance(op, ast.Unpin):
+            return (yield from self.pin_release(op))
+        if isinstance(op, ast.Pinread | ast.Pinwrite):
+            return (yield from self.pin_access(op))
         name = op.parent if isinstance(op, ast.Fork) else op.proc  # type: ignore[attr-defined]
         mm = self.procs.get(name)
         if mm is None:
@@ -89,6 +102,10 @@ class Kernel(Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Faul
             return (yield from self.sys_move_pages(mm, page_align(op.addr), op.node, op.unlocked))
         if isinstance(op, ast.Pageout):
             return (yield from self.sys_madvise_pageout(mm, op.addr))
+        if isinstance(op, ast.Pin):
+            return (yield from self.sys_pin(mm, op))
+        if isinstance(op, ast.Madvise):
+            return (yield from self.sys_madvise(mm, op.addr, op.npages, op.advice))
         if isinstance(op, ast.StateCheck):
             return (yield from self.state_check(mm, op))
         raise TypeError(f"unknown operation {op!r}")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ptediff.core.outcome import ERRNO
-from ptediff.core.program import PAGE_SIZE, Exit, Fault, Migrate, Munmap, Op, Pageout
+from ptediff.core.program import PAGE_SIZE, Exit, Fault, Madvise, Migrate, Munmap, Op, Pageout
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
 from ptediff.spec.paging import (
@@ -71,7 +71,8 @@ def wp_copy_racing_migration(
         # the page it locked (now unmapped), or gives up with -EAGAIN. (-EBUSY is not
         # possible here: it means the migration never got hold of the page.)
         node = other.op.node
-        for migrate_result, extra in ((node, ()), (-ERRNO["EAGAIN"], ("migrate-busy",))):
+        outcomes = ((node, ()), (-ERRNO["EAGAIN"], ("migrate-busy",)))
+        for migrate_result, extra in outcomes[1:] if s.pinned(page) else outcomes:
             after = _copied(s, op)
             if migrate_result == node and page in after.pages:
                 move_page(after, page, node)
@@ -174,7 +175,7 @@ def migrate_busy(
         return []
     name = frozenset(("migrate-busy",))
     branches = []
-    if any(migrating(s, other) == page for other in concurrent):
+    if any(migrating(s, other) == page or _moved_by(s, other, page) for other in concurrent):
         # Another migration of the page has it unmapped to migration entries: the lookup
         # finds no page at the address, whatever node the page is on. Or it has it isolated,
         # or has already mapped the new page, which is not back on the LRU yet (move_to_lru
@@ -199,6 +200,15 @@ def migrate_busy(
             after.ptes[key] = Swapped(slot)
         branches.append(Branch(after, {op_id: -ERRNO["EAGAIN"]}, name))
     return branches
+
+
+def _moved_by(s: SpecState, other: Concurrent, page: int) -> bool:
+    """Whether a concurrent migrate finds `page` already on its target node: it may be the
+    migration that moved it there and still be putting migration entries back, one pte at
+    a time (remove_migration_ptes walks the anon_vma), so this address may still hold one."""
+    if not isinstance(other.op, Migrate) or other.held is not None:
+        return False
+    return migration_lookup(s, other.op) == page and s.pages[page].node == other.op.node
 
 
 def pageout_busy(
@@ -256,7 +266,7 @@ def _unmaps(other: Op, proc: str, addr: int) -> bool:
     if isinstance(other, Exit):
         return other.proc == proc
     return (
-        isinstance(other, Munmap)
+        isinstance(other, Munmap | Madvise)
         and other.proc == proc
         and other.addr <= addr < other.addr + other.npages * PAGE_SIZE
     )

@@ -127,3 +127,4 @@ def run_block(
             for branch in branches:
                 push(current.after(branch, t))
     return finished
+

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ptediff.core.outcome import ERRNO
 from ptediff.core.program import Fault, Migrate, Op, Pageout, Result
 from ptediff.spec.ops import apply
-from ptediff.spec.paging import move_page, reclaim
+from ptediff.spec.paging import move_page, pinned_migration, reclaim
 from ptediff.spec.state import SpecState
 
 
@@ -30,6 +31,11 @@ class Pending:
         if isinstance(self.op, Fault):
             return apply(s, self.op, self.op_id)
         if self.page in s.pages:
+            if isinstance(self.op, Migrate) and s.pinned(self.page):
+                # pinned while the migration was in flight: every pass sees the pin
+                pinned_migration(s, self.page)
+                s.collect()
+                return -ERRNO["EAGAIN"]
             if isinstance(self.op, Migrate):
                 move_page(s, self.page, self.op.node)
             else:

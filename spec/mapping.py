@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ptediff.core.outcome import ERRNO
 from ptediff.core.program import PAGE_SIZE, Exit, Fork, Map, Mprotect, Munmap, Prot, Result
-from ptediff.spec.state import Present, SpecState, Swapped, Vma
+from ptediff.spec.state import TABLE_SPAN, Present, SpecState, Swapped, Vma
 
 
 def _bad_range(addr: int, npages: int) -> bool:
@@ -80,6 +80,9 @@ def do_fork(s: SpecState, op: Fork) -> Result:
     for vma in s.vmas[op.parent]:
         if not vma.anon:
             continue
+        # copy_pte_range allocates the child's table wherever the parent has one
+        spans = {(op.parent, a // TABLE_SPAN) for a in vma.addresses()} & s.tables
+        s.tables = s.tables | {(op.child, span) for _parent, span in spans}
         for addr in vma.addresses():
             pte = s.ptes.get((op.parent, addr))
             if isinstance(pte, Present):
@@ -93,6 +96,7 @@ def do_exit(s: SpecState, op: Exit) -> Result:
     for key in sorted(s.keys_of(op.proc)):
         zap(s, key)
     del s.vmas[op.proc]
+    s.tables = frozenset(t for t in s.tables if t[0] != op.proc)
     return 0
 
 

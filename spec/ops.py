@@ -10,20 +10,27 @@ from ptediff.core.program import (
     Exit,
     Fault,
     Fork,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
     Munmap,
     Op,
     Pageout,
+    Pin,
+    Pinread,
+    Pinwrite,
     Result,
     StateCheck,
     Swapon,
+    Unpin,
 )
 from ptediff.spec.fault import do_fault
+from ptediff.spec.madvise import do_madvise
 from ptediff.spec.mapping import do_exit, do_fork, do_map, do_mprotect, do_munmap
 from ptediff.spec.observe import do_state_check
 from ptediff.spec.paging import do_migrate, do_pageout, do_swapon
+from ptediff.spec.pins import do_pin, do_pinread, do_pinwrite, do_unpin
 from ptediff.spec.state import SpecState
 
 OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
@@ -37,6 +44,11 @@ OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
     Swapon: do_swapon,
     Pageout: do_pageout,
     StateCheck: do_state_check,
+    Madvise: do_madvise,
+    Pin: do_pin,
+    Unpin: do_unpin,
+    Pinread: do_pinread,
+    Pinwrite: do_pinwrite,
 }
 
 
@@ -52,7 +64,7 @@ def _check_processes(s: SpecState, op: Op, op_id: int) -> None:
     # The DSL validator makes these impossible; a hand-built Program may still get them wrong.
     if isinstance(op, Fork) and op.child in s.vmas:
         raise SpecError(f"op {op_id} ({op.KIND}): process {op.child} already exists")
-    named = (op.parent,) if isinstance(op, Fork) else op.procs
+    named = (op.parent,) if isinstance(op, Fork) else op.procs  # pin operations name none
     for proc in named:
         if proc not in s.vmas:
             raise SpecError(f"op {op_id} ({op.KIND}): process {proc} does not exist")

@@ -40,7 +40,9 @@ def pageout_target(s: SpecState, op: Pageout) -> int | None:
 
 def reclaim(s: SpecState, page: int) -> bool:
     """Write the page to its swap copy's slot (or a new one) and turn every pte mapping it, in
-    every process, into a swap pte; the page is freed. False when no slot is free."""
+    every process, into a swap pte; the page is freed, unless a pin holds it: then it stays
+    in the swap cache with that slot as its swap copy (remove_mapping sees the pin's extra
+    reference). False when no slot is free."""
     slot = s.pages[page].swap_copy
     if slot is None:
         slot = s.allocate_slot()
@@ -49,7 +51,10 @@ def reclaim(s: SpecState, page: int) -> bool:
     s.slots[slot] = s.pages[page].data
     for key in s.mappers(page):
         s.ptes[key] = Swapped(slot)
-    del s.pages[page]
+    if s.pinned(page):
+        s.update_page(page, swap_copy=slot)
+    else:
+        del s.pages[page]
     return True
 
 
@@ -69,9 +74,23 @@ def do_migrate(s: SpecState, op: Migrate) -> Result:
     pte = s.ptes.get((op.proc, op.addr))
     if not isinstance(pte, Present) or not s.is_anon(pte.page):
         return -ERRNO["ENOENT"]
-    if s.pages[pte.page].node != op.node:
-        move_page(s, pte.page, op.node)
+    if s.pages[pte.page].node == op.node:
+        return op.node
+    if s.pinned(pte.page):
+        pinned_migration(s, pte.page)
+        return -ERRNO["EAGAIN"]
+    move_page(s, pte.page, op.node)
     return op.node
+
+
+def pinned_migration(s: SpecState, page: int) -> None:
+    """A pinned page never moves: every pass finds the pin's extra reference
+    (migrate_page_move_mapping) and gives -EAGAIN. A page with a swap copy is left with swap
+    ptes (try_to_unmap's swap entries are not undone); any other keeps its ptes."""
+    slot = s.pages[page].swap_copy
+    if slot is not None:
+        for key in s.mappers(page):
+            s.ptes[key] = Swapped(slot)
 
 
 def migration_lookup(s: SpecState, op: Migrate) -> int | None:
@@ -85,9 +104,9 @@ def migration_lookup(s: SpecState, op: Migrate) -> int | None:
 
 
 def migration_target(s: SpecState, op: Migrate) -> int | None:
-    """The page a migrate would really move (None: an error, or already on the node)."""
+    """The page a migrate would really move (None: an error, already on the node, pinned)."""
     page = migration_lookup(s, op)
-    if page is None or s.pages[page].node == op.node:
+    if page is None or s.pages[page].node == op.node or s.pinned(page):
         return None
     return page
 
@@ -95,7 +114,11 @@ def migration_target(s: SpecState, op: Migrate) -> int | None:
 def move_page(s: SpecState, page: int, node: int) -> None:
     """Copy the page to a new one on `node`; every pte mapping it, in every process, follows
     and keeps its write bit. A page with a swap copy instead leaves swap ptes behind: the new
-    page waits in the swap cache and the next access maps it."""
+    page waits in the swap cache and the next access maps it. A pinned page cannot move
+    (callers decide the result; see pinned_migration)."""
+    if s.pinned(page):
+        pinned_migration(s, page)
+        return
     old = s.pages[page]
     new = s.new_page(old.data, node, old.swap_copy)
     for key in s.mappers(page):

@@ -23,7 +23,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from ptediff.core.program import PAGE_SIZE, Exit, Fault, Fork, Munmap, Op, Pageout, Swapon
+from ptediff.core.program import (
+    PAGE_SIZE,
+    PIN_OPS,
+    Exit,
+    Fault,
+    Fork,
+    Madvise,
+    Munmap,
+    Op,
+    Pageout,
+    Pin,
+    Swapon,
+)
 from ptediff.spec.state import ZERO_PAGE, Present, SpecState, Swapped
 
 Resource = tuple[str, object]  # ("page", id) or ("slot", slot)
@@ -62,11 +74,11 @@ def uses_swap_now(s: SpecState, op: Op) -> bool:
     """Whether `op`, run on `s`, allocates or frees a slot or reads how full swap is."""
     if isinstance(op, Swapon | Pageout):
         return True
-    if isinstance(op, Fault):
+    if isinstance(op, Fault | Pin):
         return isinstance(s.ptes.get((op.proc, op.addr)), Swapped)
     if isinstance(op, Exit):
         return any(isinstance(p, Swapped) for k, p in s.ptes.items() if k[0] == op.proc)
-    if isinstance(op, Munmap):
+    if isinstance(op, Munmap | Madvise):
         end = op.addr + op.npages * PAGE_SIZE
         return any(
             isinstance(p, Swapped) for (proc, addr), p in s.ptes.items()
@@ -77,7 +89,7 @@ def uses_swap_now(s: SpecState, op: Op) -> bool:
 
 def may_use_swap(op: Op) -> bool:
     """Whether `op` may use the global swap state in some later state (a conservative test)."""
-    return isinstance(op, Swapon | Pageout | Fault | Exit | Munmap)
+    return isinstance(op, Swapon | Pageout | Fault | Exit | Munmap | Madvise | Pin)
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,9 @@ class Footprints:
     procs: tuple[tuple[frozenset[str], ...], ...]  # [thread][k]: processes of ops[k:]
     swap: tuple[tuple[bool, ...], ...]  # [thread][k]: some op of ops[k:] may use swap
     swapon: bool  # the block has a swapon
+    # the block has an operation through a pin (unpin, pinread, pinwrite): it names no
+    # process but touches the pinned page, so nothing in the block is taken as commuting
+    pin_access: bool = False
 
     @classmethod
     def of(cls, threads: Sequence[Sequence[Op]]) -> Footprints:
@@ -101,7 +116,8 @@ class Footprints:
             procs.append(tuple(reversed(p)))
             swap.append(tuple(reversed(w)))
         swapon = any(isinstance(op, Swapon) for ops in threads for op in ops)
-        return cls(tuple(procs), tuple(swap), swapon)
+        pin_access = any(isinstance(op, PIN_OPS) for ops in threads for op in ops)
+        return cls(tuple(procs), tuple(swap), swapon, pin_access)
 
 
 def independent_thread(
@@ -112,7 +128,7 @@ def independent_thread(
     heads: (thread, its next operation) for every thread with operations left; done: per
     thread, how many operations it has finished (its head is the next one).
     """
-    if len(heads) < 2:
+    if len(heads) < 2 or fp.pin_access:
         return None
     others = range(len(done))
     for thread, head in heads:

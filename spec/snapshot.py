@@ -68,6 +68,11 @@ def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
                 # The device is kept: it is observable. The index within it is not.
                 renamed = slot_names[slot] = (slot[0], len(slot_names))
             ptes.append((key, renamed))  # two fields: a swap pte
+    pins: list[Hashable] = []
+    for pin, page in sorted(s.pins.items()):  # pinned pages are named after the mapped ones
+        if page is not None and page not in page_names:
+            page_names[page] = len(page_names) - 1
+        pins.append((pin, None if page is None else page_names[page]))
     if len(page_names) < len(pages):  # pages no pte maps (held by the swap cache)
         unmapped = sorted(
             (pid for pid in pages if pid not in page_names),
@@ -88,6 +93,8 @@ def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
             described.append((page.data, page.node))
     held_names = tuple(page_names.get(page) if page in pages else None for page in held)
     vmas = tuple(sorted(s.vmas.items()))
+    if s.pins or s.tables:
+        vmas = (vmas, tuple(pins), tuple(sorted(s.tables)))  # type: ignore[assignment]
     if not s.swap.devices:
         return (vmas, tuple(ptes), tuple(described), held_names)
     for slot in s.slots:  # slots nothing refers to (the spec frees them: for safety)

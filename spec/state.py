@@ -14,17 +14,21 @@ from ptediff.core.program import INITIAL_PROC, PAGE_SIZE, Config, Prot
 from ptediff.spec.swap import Slot, SwapTable
 
 ZERO_PAGE = 0  # the one shared zero page: node 0, data 0, never anonymous
+# Addresses one page-table page covers (x86-64: 512 ptes). Whether a process has a page table
+# at an address is observable only through a read pin (follow_page's FOLL_ANON).
+TABLE_SPAN = 512 * PAGE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
 class Vma:
     """A private anonymous mapping. `anon`: it has had an anonymous page (the kernel's anon_vma),
-    which is what makes fork copy its ptes."""
+    which is what makes fork copy its ptes. `locked`: mlocked (VM_LOCKED)."""
 
     start: int
     npages: int
     prot: Prot
     anon: bool = False
+    locked: bool = False
 
     @property
     def end(self) -> int:
@@ -37,9 +41,10 @@ class Vma:
         return self.start <= addr < self.end
 
     def piece(self, start: int, end: int, prot: Prot | None = None) -> Vma:
-        """The part [start, end) of this vma (a split keeps `anon`: both halves share it)."""
+        """The part [start, end) of this vma (a split keeps `anon`: both halves share it, and
+        `locked`)."""
         npages = (end - start) // PAGE_SIZE
-        return Vma(start, npages, self.prot if prot is None else prot, self.anon)
+        return Vma(start, npages, self.prot if prot is None else prot, self.anon, self.locked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,11 @@ class SpecState:
     slots: dict[Slot, int] = field(default_factory=dict)  # slots in use -> data written there
     swap: SwapTable = field(default_factory=SwapTable)
     next_page: int = ZERO_PAGE + 1
+    pins: dict[int, int | None] = field(default_factory=dict)  # pin -> page held (None: failed)
+    # (process, address // TABLE_SPAN) of every page table allocated: any pte ever installed
+    # there, or a fork copying an anonymous vma where the parent had one. Never freed: like
+    # the models, the spec does not model free_pgtables.
+    tables: frozenset[tuple[str, int]] = frozenset()
 
     def clone(self) -> SpecState:
         return SpecState(
@@ -90,6 +100,8 @@ class SpecState:
             dict(self.slots),
             self.swap,
             self.next_page,
+            dict(self.pins),
+            self.tables,
         )
 
     # --- processes and vmas --------------------------------------------------------------
@@ -121,6 +133,14 @@ class SpecState:
 
     def mappers(self, page: int) -> list[tuple[str, int]]:
         return [k for k, p in self.ptes.items() if isinstance(p, Present) and p.page == page]
+
+    def pinned(self, page: int) -> bool:
+        """A get_user_pages reference holds the page (pin_user_pages.rst: it stays allocated
+        and is the page the device reads and writes, whatever the page tables do meanwhile)."""
+        return page in self.pins.values()
+
+    def has_table(self, proc: str, addr: int) -> bool:
+        return (proc, addr // TABLE_SPAN) in self.tables
 
     def is_anon(self, page: int) -> bool:
         return page != ZERO_PAGE
@@ -163,11 +183,15 @@ class SpecState:
     def collect(self) -> None:
         """Free pages and slots nobody references any more.
 
-        A page lives while a pte maps it or while it has a swap copy (it stays in the swap
-        cache: nothing in a program reclaims it). A slot lives while a swap pte holds it or a
-        page has it as its swap copy.
+        A page lives while a pte maps it, a pin holds it, or it has a swap copy (it stays in
+        the swap cache: nothing in a program reclaims it). A slot lives while a swap pte holds
+        it or a page has it as its swap copy.
         """
+        tables = {(proc, addr // TABLE_SPAN) for proc, addr in self.ptes}
+        if not tables <= self.tables:
+            self.tables = self.tables | tables
         mapped = {p.page for p in self.ptes.values() if isinstance(p, Present)}
+        mapped |= {page for page in self.pins.values() if page is not None}
         for pid in [pid for pid, p in self.pages.items()
                     if pid != ZERO_PAGE and pid not in mapped and p.swap_copy is None]:
             del self.pages[pid]

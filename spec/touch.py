@@ -6,7 +6,18 @@ to decide when the kernel may give a result no linearization gives.
 
 from __future__ import annotations
 
-from ptediff.core.program import PAGE_SIZE, Exit, Fault, Fork, Migrate, Munmap, Op, Pageout
+from ptediff.core.program import (
+    PAGE_SIZE,
+    Exit,
+    Fault,
+    Fork,
+    Madvise,
+    Migrate,
+    Munmap,
+    Op,
+    Pageout,
+    Pin,
+)
 from ptediff.spec.branch import Concurrent
 from ptediff.spec.paging import migration_target, pageout_target
 from ptediff.spec.state import Present, SpecState, Swapped
@@ -15,13 +26,13 @@ from ptediff.spec.state import Present, SpecState, Swapped
 def pages_touched(s: SpecState, op: Op) -> set[int]:
     """Anonymous pages the operation holds while it runs, judged on the state `s`."""
     keys: list[tuple[str, int]] = []
-    if isinstance(op, Fault | Migrate | Pageout) and op.proc in s.vmas:
+    if isinstance(op, Fault | Migrate | Pageout | Pin) and op.proc in s.vmas:
         keys = [(op.proc, op.addr)]
     elif isinstance(op, Fork) and op.parent in s.vmas:
         keys = [k for k in s.keys_of(op.parent) if isinstance(s.ptes[k], Present)]
     elif isinstance(op, Exit) and op.proc in s.vmas:
         keys = s.keys_of(op.proc)
-    elif isinstance(op, Munmap) and op.proc in s.vmas:
+    elif isinstance(op, Munmap | Madvise) and op.proc in s.vmas:
         end = op.addr + op.npages * PAGE_SIZE
         keys = [k for k in s.keys_of(op.proc) if op.addr <= k[1] < end]
     pages: set[int] = set()

@@ -16,7 +16,7 @@ its *op id*; results, bugs and signatures refer to operations by op id.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -226,6 +226,105 @@ class Pageout(Op):
         return (self.proc,)
 
 
+MADVISE_ADVICE = ("dontneed",)  # advice words `madvise` accepts (MADV_PAGEOUT is `pageout`)
+
+
+@dataclass(frozen=True)
+class Madvise(Op):
+    """madvise(addr, npages pages, MADV_DONTNEED): drop the pages of the range (the vmas stay;
+    the next access faults in a zero page or a fresh one)."""
+
+    KIND: ClassVar[str] = "madvise"
+    proc: str
+    addr: int
+    npages: int
+    advice: str = "dontneed"
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Pin(Op):
+    """get_user_pages() of one page, held as O_DIRECT or vmsplice holds it: a page reference.
+
+    `write`: a write pin (get_user_pages(write=1)), which breaks COW before it takes the page.
+    `id`: the pin's number, counting `pin` operations in op-id order from 0 (the parser sets
+    it; `unpin`, `pinread` and `pinwrite` name a pin by it).
+    """
+
+    KIND: ClassVar[str] = "pin"
+    proc: str
+    addr: int
+    write: bool = False
+    id: int = field(default=0, kw_only=True)
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Unpin(Op):
+    """Drop a pin's page reference (put_page after the I/O; a write pin dirties the page)."""
+
+    KIND: ClassVar[str] = "unpin"
+    pin: int
+
+
+@dataclass(frozen=True)
+class Pinread(Op):
+    """The device reads the pinned page (vmsplice, O_DIRECT write): result is its data."""
+
+    KIND: ClassVar[str] = "pinread"
+    pin: int
+
+
+@dataclass(frozen=True)
+class Pinwrite(Op):
+    """The device writes `value` into the pinned page (O_DIRECT read); write pins only."""
+
+    KIND: ClassVar[str] = "pinwrite"
+    pin: int
+    value: int
+
+
+PIN_OPS = (Unpin, Pinread, Pinwrite)  # operations that name a pin rather than a process
+
+
+def pin_ids(ops: list[Op]) -> dict[int, int]:
+    """Op id -> pin number of every `pin` operation (pins count in op-id order)."""
+    pins = [op_id for op_id, op in enumerate(ops) if isinstance(op, Pin)]
+    return {op_id: n for n, op_id in enumerate(pins)}
+
+
+def renumber_pins(program: Program, start: int = 0) -> Program:
+    """`program` with its pins numbered start, start+1, ... in op-id order and every reference
+    following its pin (an edit that moved or dropped a pin keeps the references meaning the
+    same pins; a reference to a dropped pin is left as is, for validation to refuse)."""
+    ops = program.ops()
+    new_ids = {ops[op_id].id: start + n for op_id, n in pin_ids(ops).items()}  # type: ignore[attr-defined]
+    if all(old == new for old, new in new_ids.items()):
+        return program
+
+    def renumbered(op: Op) -> Op:
+        if isinstance(op, Pin):
+            return replace(op, id=new_ids[op.id])
+        if isinstance(op, PIN_OPS) and op.pin in new_ids:
+            return replace(op, pin=new_ids[op.pin])
+        return op
+
+    steps: list[Step] = []
+    for step in program.steps:
+        if isinstance(step, Parallel):
+            threads = tuple(replace(t, ops=tuple(map(renumbered, t.ops))) for t in step.threads)
+            steps.append(replace(step, threads=threads))
+        else:
+            steps.append(renumbered(step))
+    return replace(program, steps=tuple(steps))
+
+
 PteExpect = Literal["present", "swapped", "none"]
 HOLDS = 0  # a state check's result when the pte is as expected
 
@@ -277,7 +376,8 @@ def state_check_result(check: StateCheck, kind: str, writable: bool = False) -> 
 
 OP_KINDS: dict[str, type[Op]] = {
     cls.KIND: cls
-    for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout, StateCheck)
+    for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout, StateCheck,
+                Madvise, Pin, Unpin, Pinread, Pinwrite)
 }
 
 

@@ -15,6 +15,9 @@ The language (grammar/pte.lark is the authority):
     migrate  p0 0x1000 1 [unlocked]            PROC ADDR NODE
     swapon   4 [prio=-1]                       NSLOTS (usable slots, 0 gives -EINVAL)
     pageout  p0 0x1000
+    madvise  p0 0x1000 2 dontneed              PROC ADDR NPAGES ADVICE (dontneed)
+    pin      p0 0x1000 write                   PROC ADDR [write]: pins are 0, 1, ... in order
+    pinwrite 0 0x5                             PIN VALUE (write pins); also pinread PIN, unpin PIN
     expect   p0 0x1000 present writable        state check: present [writable|readonly] | swapped
                                                | none (must hold in every outcome the spec allows)
     parallel {

@@ -36,6 +36,7 @@ from ptediff.core.program import (
     Expect,
     Fault,
     Fork,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
@@ -43,11 +44,15 @@ from ptediff.core.program import (
     Op,
     Pageout,
     Parallel,
+    Pin,
+    Pinread,
+    Pinwrite,
     Program,
     StateCheck,
     Step,
     Swapon,
     Thread,
+    Unpin,
 )
 
 KEYWORD_WIDTH = max(len(kind) for kind in OP_KINDS)
@@ -105,7 +110,7 @@ def format_expect_result(op: Op) -> str:
     if isinstance(op.expect, int) and base is not None:
         digits = _in_base(abs(op.expect), base)
         return "-" + digits if op.expect < 0 else digits
-    reads_value = isinstance(op, Fault) and not op.write
+    reads_value = (isinstance(op, Fault) and not op.write) or isinstance(op, Pinread)
     value = reads_value and isinstance(op.expect, int) and op.expect >= 0
     return format_result(op.expect, value=value)
 
@@ -262,6 +267,14 @@ def _arguments(op: Op) -> list[str]:
         return [num("nslots"), *prio]
     if isinstance(op, Pageout):
         return [op.proc, num("addr", hex)]
+    if isinstance(op, Pin):
+        return [op.proc, num("addr", hex), *(["write"] if op.write else [])]
+    if isinstance(op, Unpin | Pinread):
+        return [num("pin")]
+    if isinstance(op, Pinwrite):
+        return [num("pin"), num("value", hex)]
+    if isinstance(op, Madvise):
+        return [op.proc, num("addr", hex), num("npages"), op.advice]
     if isinstance(op, StateCheck):
         return [op.proc, num("addr", hex), *op.words]
     raise TypeError(f"no printed form for {type(op).__name__}")

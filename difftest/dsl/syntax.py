@@ -25,7 +25,10 @@ def lark_parser() -> Lark:
     )
 
 
-OPERATIONS = ("map", "munmap", "mprotect", "fault", "fork", "exit", "migrate", "swapon", "pageout")
+OPERATIONS = (
+    *("map", "munmap", "mprotect", "fault", "fork", "exit", "migrate", "swapon", "pageout"),
+    *("madvise", "pin", "unpin", "pinread", "pinwrite"),
+)
 _OPERATION_TERMINALS = frozenset(word.upper() for word in OPERATIONS)
 
 # What each terminal is, in words. A test checks that every terminal of the grammar is here.
@@ -47,6 +50,7 @@ TERMINAL_WORDS: dict[str, str] = {
     "RESULT_NAME": "SIGSEGV or BUG",
     "IMPL": "an implementation name (postfix, prefix, ... or package.module:Class), or a "
     "process for a state check",
+    "ADVICE": "an madvise advice (dontneed)",
     "PTE_WORD": "a pte state (present, present writable, present readonly, swapped, none)",
     "SIGNATURE": "a signature class (shared-writable, result:swapon, ...)",
     "ARROW": "`=>`",

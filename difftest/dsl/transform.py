@@ -18,6 +18,7 @@ from ptediff.core.program import (
     Expect,
     Fault,
     Fork,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
@@ -25,6 +26,9 @@ from ptediff.core.program import (
     Op,
     Pageout,
     Parallel,
+    Pin,
+    Pinread,
+    Pinwrite,
     Pos,
     Program,
     Result,
@@ -32,10 +36,12 @@ from ptediff.core.program import (
     Step,
     Swapon,
     Thread,
+    Unpin,
 )
 from ptediff.dsl.source import Problem, SourceText
 from ptediff.dsl.values import (
     StateWordProblem,
+    advice_named,
     config_value,
     errno_result,
     prot_named,
@@ -95,6 +101,7 @@ class ToProgram(Transformer[Token, Program]):
     def __init__(self, source: SourceText) -> None:
         super().__init__()
         self.source = source
+        self.pins = 0
         # For ptediff.dsl.notes: (position, node) of every statement and of every closing `}`
         # (the nodes are kept alive, so their ids stay valid), and each op's number bases.
         self.starts: list[tuple[Pos, object]] = []
@@ -238,6 +245,29 @@ class ToProgram(Transformer[Token, Program]):
     def pageout(self, c: list[Any]) -> Op:
         return self._op(Pageout, c, proc=c[1], addr=c[2])
 
+    def madvise(self, c: list[Any]) -> Op:
+        try:
+            advice = advice_named(str(c[4])), _pos(c[4])
+        except Problem as problem:
+            raise self.fail(problem, _pos(c[4])) from None
+        return self._op(Madvise, c, proc=c[1], addr=c[2], npages=c[3], advice=advice)
+
+    def pin(self, c: list[Any]) -> Op:
+        # The transformer builds operations in source order, which is op-id order: the n-th
+        # `pin` built is pin n.
+        write = len(c) > 3 and isinstance(c[3], Token) and c[3].type == "WRITE"
+        self.pins += 1
+        return self._op(Pin, c, proc=c[1], addr=c[2], write=write, id=self.pins - 1)
+
+    def unpin(self, c: list[Any]) -> Op:
+        return self._op(Unpin, c, pin=c[1])
+
+    def pinread(self, c: list[Any]) -> Op:
+        return self._op(Pinread, c, pin=c[1])
+
+    def pinwrite(self, c: list[Any]) -> Op:
+        return self._op(Pinwrite, c, pin=c[1], value=c[2])
+
     def state_check(self, c: list[Any]) -> Op:
         keyword, proc, addr, *words = c
         if not str(proc).startswith("p") or not str(proc)[1:].isdigit():
@@ -350,3 +380,4 @@ class ToProgram(Transformer[Token, Program]):
                 body = stripped[1:]
                 comments.append(body[1:] if body.startswith(" ") else body)
         return tuple(comments)
+

@@ -29,12 +29,16 @@ from ptediff.core.program import (
     Fork,
     Op,
     Parallel,
+    Pinread,
+    Pinwrite,
     Pos,
     Program,
     Swapon,
     Thread,
+    Unpin,
 )
 from ptediff.dsl.source import Problem, SourceText
+from ptediff.dsl.validate_pins import check_pins
 from ptediff.dsl.values import (
     FieldProblem,
     check_impl,
@@ -176,6 +180,7 @@ class _Validator:
                     None,
                     Problem(f"{type(step).__name__} is not a step", "steps are Op or Parallel"),
                 )
+        check_pins(self.program, self.fail)
 
     def check_config(self, config: Config) -> None:
         for f in fields(Config):
@@ -292,8 +297,8 @@ class _Validator:
             self.check_fresh(op, op.child, procs, block)
             procs.live.add(op.child)
             procs.ever.add(op.child)
-        elif isinstance(op, Swapon):
-            return
+        elif isinstance(op, Swapon | Unpin | Pinread | Pinwrite):
+            return  # they name no process (pins: ptediff.dsl.validate_pins)
         else:
             name = op.procs[0] if op.procs else ""
             self.check_existing(op, "proc", name, procs, block)

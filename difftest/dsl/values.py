@@ -17,17 +17,21 @@ from dataclasses import fields
 from ptediff.core.outcome import ERRNO, ERRNO_NAME
 from ptediff.core.program import (
     BUG,
+    MADVISE_ADVICE,
     OP_KINDS,
     PAGE_SIZE,
     SIGSEGV,
     Config,
     Fault,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
     Munmap,
     Op,
     Pageout,
+    Pin,
+    Pinwrite,
     Prot,
     Result,
     StateCheck,
@@ -140,6 +144,15 @@ def check_result(result: Result) -> None:
         raise Problem(f"{result} is not a known -errno", RESULT_HINT)
 
 
+def advice_named(word: str) -> str:
+    if word in MADVISE_ADVICE:
+        return word
+    raise Problem(
+        f"unknown advice {word!r}{did_you_mean(word, MADVISE_ADVICE)}",
+        "madvise takes " + one_of(list(MADVISE_ADVICE)) + "; MADV_PAGEOUT is `pageout PROC ADDR`",
+    )
+
+
 PTE_STATES = ("present", "swapped", "none")
 PRESENT_MODES = {"writable": True, "readonly": False}
 STATE_HINT = (
@@ -226,7 +239,8 @@ def check_op_fields(op: Op, nodes: int) -> None:
         if not ok:
             raise FieldProblem(part, message, hint)
 
-    if isinstance(op, Map | Munmap | Mprotect | Fault | Migrate | Pageout | StateCheck):
+    if isinstance(op, Map | Munmap | Mprotect | Fault | Migrate | Pageout | StateCheck | Madvise
+                  | Pin):
         addr = op.addr
         need(
             isinstance(addr, int) and addr >= 0 and addr % PAGE_SIZE == 0,
@@ -244,7 +258,10 @@ def check_op_fields(op: Op, nodes: int) -> None:
         )
     if isinstance(op, Map):
         need(op.addr != 0, "addr", "address 0 cannot be mapped", "map at 0x1000 or above")
-    if isinstance(op, Map | Munmap | Mprotect):
+    if isinstance(op, Madvise):
+        need(op.advice in MADVISE_ADVICE, "advice", f"unknown advice {op.advice!r}",
+             "madvise takes dontneed")
+    if isinstance(op, Map | Munmap | Mprotect | Madvise):
         need(
             isinstance(op.npages, int) and 1 <= op.npages <= MAX_NPAGES,
             "npages",
@@ -287,6 +304,13 @@ def check_op_fields(op: Op, nodes: int) -> None:
         )
     if isinstance(op, StateCheck):
         _check_state(op)
+    if isinstance(op, Pinwrite):
+        need(
+            isinstance(op.value, int) and 0 <= op.value < VALUE_LIMIT,
+            "value",
+            f"a written value must be in 0..{VALUE_LIMIT - 1:#x}",
+            "a value is one 64-bit word",
+        )
     if isinstance(op, Swapon):
         need(
             isinstance(op.nslots, int) and 0 <= op.nslots <= MAX_NSLOTS,
@@ -316,6 +340,7 @@ def _hex(value: object) -> str:
 
 __all__ = [
     "FieldProblem",
+    "advice_named",
     "check_impl",
     "check_op_fields",
     "check_result",

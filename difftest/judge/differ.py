@@ -22,7 +22,7 @@ from ptediff.core.canon import (
     sorted_keys,
 )
 from ptediff.core.outcome import NONE_PTE, BugReport, Key, Outcome, PteState, Violation
-from ptediff.core.program import Fault, Op, Parallel, Program, Result
+from ptediff.core.program import Fault, Op, Parallel, Pinread, Program, Result
 from ptediff.judge.signature import (
     CONTRACT,
     FIELD_CLASS,
@@ -278,11 +278,11 @@ def compare_results(
 
 
 def result_class(program_ops: Sequence[Op], row: ResultRow) -> str:
-    """`data` for a read that returned another value, else `result:<op kind>`."""
+    """`data` for a read (a fault's, or the device's through a pin) that returned another
+    value, else `result:<op kind>`."""
     op = program_ops[row.op] if 0 <= row.op < len(program_ops) else None
-    if isinstance(op, Fault) and not op.write and isinstance(row.spec, int) and isinstance(
-        row.model, int
-    ):
+    reads = (isinstance(op, Fault) and not op.write) or isinstance(op, Pinread)
+    if reads and isinstance(row.spec, int) and isinstance(row.model, int):
         return "data"
     return f"result:{row.kind}"
 

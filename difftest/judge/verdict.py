@@ -18,7 +18,7 @@ from typing import Literal
 
 from ptediff.core.errors import SpecError
 from ptediff.core.outcome import format_result
-from ptediff.core.program import HOLDS, Expect, Fault, Op, Program, Result, StateCheck
+from ptediff.core.program import HOLDS, Expect, Fault, Op, Pinread, Program, Result, StateCheck
 from ptediff.judge.check import ImplRef, check, locate, spec_outcomes
 from ptediff.judge.differ import Judgement
 from ptediff.judge.signature import CONTRACT, level_of, matches
@@ -170,7 +170,7 @@ def check_spec_expectations(program: Program) -> None:
 
 
 def _is_read(op: Op) -> bool:
-    return isinstance(op, Fault) and not op.write
+    return (isinstance(op, Fault) and not op.write) or isinstance(op, Pinread)
 
 
 def _op_text(op: Op) -> str:

@@ -52,6 +52,7 @@ def replay(
                 ignore=found | set(new),
                 observer=observe if first else None,
                 schedule_variants=schedule_variants,
+                race=True,
                 coverage=coverage if first else None,
             )
             first = False

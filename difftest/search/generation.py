@@ -18,14 +18,19 @@ from ptediff.core.program import (
     Exit,
     Fault,
     Fork,
+    Madvise,
     Map,
     Migrate,
     Mprotect,
     Munmap,
     Op,
     Pageout,
+    Pin,
+    Pinread,
+    Pinwrite,
     Prot,
     Swapon,
+    Unpin,
 )
 
 ADDRESS_PAGES = 8  # pages 0x1000 .. 0x8000: a small address space so operations collide
@@ -47,6 +52,14 @@ class World:
     written: dict[str, set[int]] = field(default_factory=lambda: {INITIAL_PROC: set()})
     forks: int = 0
     writes: int = 0
+    pins: int = 0  # pins made so far (the next pin's number)
+    usable_pins: dict[int, bool] = field(default_factory=dict)  # pin -> write, for later ops
+    block_pins: dict[int, bool] = field(default_factory=dict)  # made in the block being drawn
+
+    def settle_pins(self) -> None:
+        """After a parallel block its threads' pins may be named (validate_pins' rule)."""
+        self.usable_pins.update(self.block_pins)
+        self.block_pins.clear()
 
     def fresh_child(self) -> str:
         self.forks += 1
@@ -70,6 +83,9 @@ class World:
                 full = all(page in pages for page in span)
                 if (isinstance(op, Map) and free) or (isinstance(op, Mprotect) and full):
                     pages.update(dict.fromkeys(span, op.prot))
+        elif isinstance(op, Madvise):
+            span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
+            self.written[op.proc] -= set(span)
         elif isinstance(op, Fault) and op.write:
             self.written[op.proc].add(op.addr // PAGE_SIZE)
         elif isinstance(op, Fork):
@@ -93,6 +109,7 @@ class View:
     visible: frozenset[str]
     reserved: frozenset[str] = frozenset()  # named by earlier threads of the block
     keep_alive: frozenset[str] = frozenset()  # seen by later threads: one must live on
+    in_block: bool = False  # a thread of a parallel block (pins: no unpin, no new pin used)
 
     def procs(self) -> list[str]:
         return sorted(self.visible, key=lambda name: int(name[1:]))
@@ -122,7 +139,12 @@ class Choice:
 
 def make_op(kind: str, choice: Choice, view: View, enabled: tuple[str, ...]) -> Op:
     """A kind that is off or impossible here is read as an enabled one (by the same value), so
-    changing the swarm flags leaves other operations' kinds alone."""
+    changing the swarm flags leaves other operations' kinds alone. A kind with a variant
+    (VARIANTS) is read as the variant, when that is on, for the top quarter of `what` values
+    (the base kinds read only its low bits, and `what` shrinks toward the base kind)."""
+    variant = VARIANTS.get(kind)
+    if variant in enabled and choice.what >= VARIANT_FROM:
+        kind = variant
     if kind not in enabled:
         kind = enabled[choice.kind % len(enabled)]
     if not _possible(kind, view):
@@ -221,7 +243,8 @@ def _build_migrate(choice: Choice, view: View) -> Op:
     proc = _proc(choice.who, view.procs())
     # New pages start on node 0, so the other node is the interesting target: 3 in 4.
     node = (1, 1, 0, 1)[choice.what % 4] if view.world.config.nodes >= 2 else 0
-    unlocked = choice.what // 4 % 2 == 1
+    # Unlocked (kernel-initiated, no mmap_sem) first: it races with the process's own fork.
+    unlocked = choice.what // 4 % 2 == 0
     return Migrate(proc, _addr(choice, view, proc), node, unlocked=unlocked)
 
 
@@ -234,6 +257,40 @@ def _build_pageout(choice: Choice, view: View) -> Op:
     return Pageout(proc, _addr(choice, view, proc))
 
 
+def _build_madvise(choice: Choice, view: View) -> Op:
+    proc = _proc(choice.who, view.procs())
+    return Madvise(proc, _addr(choice, view, proc), choice.what % 2 + 1)
+
+
+# Kinds drawn as a variant of another kind's table value: madvise(MADV_DONTNEED) zaps a range
+# as munmap does, and a pin faults its page in as a fault does.
+VARIANTS: dict[str, str] = {"munmap": "madvise", "fault": "pin"}
+VARIANT_FROM = 24  # `what` is 0..31 (strategies._WHAT)
+
+# `pin` draws the whole pin family: a new pin, or (once pins exist) an access or release
+PIN_FAMILY = ("pin", "unpin", "pinread", "pinwrite")
+
+
+def _build_pin(choice: Choice, view: View) -> Op:
+    world = view.world
+    pins = sorted(world.usable_pins)
+    action = choice.what % 4
+    if pins and action:
+        pin = pins[choice.who % len(pins)]
+        if action == 3 and not view.in_block:
+            del world.usable_pins[pin]
+            return Unpin(pin)
+        writers = [p for p in pins if world.usable_pins[p]]
+        if action == 2 and writers:
+            return Pinwrite(writers[choice.who % len(writers)], world.next_value())
+        return Pinread(pin)
+    proc = _proc(choice.who, view.procs())
+    op = Pin(proc, _addr(choice, view, proc), write=choice.what // 4 % 2 == 0, id=world.pins)
+    world.pins += 1
+    (world.block_pins if view.in_block else world.usable_pins)[op.id] = op.write
+    return op
+
+
 _BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
     "map": _build_map,
     "munmap": _build_munmap,
@@ -244,4 +301,6 @@ _BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
     "migrate": _build_migrate,
     "swapon": _build_swapon,
     "pageout": _build_pageout,
+    "madvise": _build_madvise,
+    "pin": _build_pin,
 }

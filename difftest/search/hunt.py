@@ -311,6 +311,7 @@ class _Search:
             observer=self.observe,
             deadline=None if self.seconds is None else self.started + self.seconds,
             schedule_variants=SCHEDULE_VARIANTS,
+            race=True,
             shrink_budget=SHRINK_BUDGET,
             coverage=self.report.coverage,
         )
@@ -335,7 +336,6 @@ class _Search:
             return []
         new = {d.key: d for d in divergences if d.key not in self.found}
         return sorted(new.values(), key=lambda d: (self.report.impls.index(d.impl), d.cls))
-
 
 
 def _record(

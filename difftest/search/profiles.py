@@ -5,7 +5,7 @@
 * `dev` (the default): a few hundred examples, the example database as a cache of earlier
   failures (`.hypothesis/`, never the durable record: that is the saved `.pte` files).
 * `deep`: long campaigns, with hypothesis's target phase climbing toward the races
-  (`ptediff.search.property.race_targets`).
+  (`ptediff.search.race.race_targets`).
 
 No profile has a deadline: a run's cost depends on the program (a parallel block with many
 steps is slower), and a timing failure would be noise, never a divergence. Health checks stay

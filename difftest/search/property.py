@@ -34,6 +34,7 @@ from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import Judgement, judge
 from ptediff.search import features
 from ptediff.search.coverage import KernelCoverage
+from ptediff.search.race import RACE_TARGETS, promising, race_runs, race_targets
 from ptediff.search.strategies import normalize_schedule, programs
 
 ImplRef = str | type  # a registered name, `package.module:Class`, or a Kernel subclass
@@ -41,12 +42,6 @@ Named = tuple[str, type]  # (display name, Kernel subclass)
 ClassKey = tuple[str, str]  # (implementation name, primary signature class)
 Observer = Callable[[Program, Sequence[tuple[str, "Judgement | None"]]], None]
 
-# Kernel functions (the models' trace names) that open and close a migration's window: from
-# the first pte replaced by a migration entry until the last entry is removed again.
-UNMAP_FUNCTIONS = frozenset({"try_to_unmap", "try_to_unmap_anon", "try_to_unmap_one"})
-REMOVE_FUNCTIONS = frozenset(
-    {"remove_migration_ptes", "remove_anon_migration_ptes", "remove_migration_pte"}
-)
 RUN_CACHE_SIZE = 1024  # programs whose runs a property remembers
 
 
@@ -125,6 +120,8 @@ class DifferentialProperty:
     observer: Observer | None = None
     targets: bool = True
     schedule_variants: int = 1
+    # Also explore a promising program's schedules on each model (`ptediff.search.race`).
+    race: bool = False
     # Past this `time.monotonic()` value, or after `shrink_budget` calls following the first
     # failure, a new program raises BudgetSpent, which stops the hypothesis run; the smallest
     # failure seen for each class is then in `smallest` (the hunt simplifies it further).
@@ -223,12 +220,14 @@ class DifferentialProperty:
                     runs.append(_Run(name, variant, None, None, error))
                 else:
                     runs.append(_Run(name, variant, judge(variant, allowed, outcome), outcome))
-                cls = runs[-1].cls
-                if cls is not None and (name, cls) not in self.ignore:
+                if self._raises(runs[-1]):
                     break
             else:
                 continue
             break
+        else:
+            if self.race and promising(program):
+                runs += self._race(without_schedules(program), allowed)
         if counting:
             reached = kernel_coverage.end()
             self._reached[program] = reached
@@ -239,6 +238,29 @@ class DifferentialProperty:
             evicted, _ = self._runs.popitem(last=False)
             self._reached.pop(evicted, None)
         return result
+
+    def _raises(self, run: _Run) -> bool:
+        return run.cls is not None and (run.name, run.cls) not in self.ignore
+
+    def _race(self, program: Program, allowed: list[Outcome]) -> list[_Run]:
+        """The race phase (`ptediff.search.race`): the first divergence it finds, if any."""
+        for name, kernel in self.impls:
+
+            def run(candidate: Program, kernel: type = kernel) -> Outcome:
+                return impls.run(kernel, candidate, check_invariants=self.check_invariants)
+
+            try:
+                for variant, outcome in race_runs(program, run):
+                    found = _Run(name, variant, judge(variant, allowed, outcome), outcome)
+                    if self._raises(found):
+                        return [found]
+            except ModelCrash as crash:  # a model bug: its own class, as in `runs`
+                found = _Run(name, program, None, None, crash.describe())
+                if self._raises(found):
+                    return [found]
+            except PtediffError:  # a tool limit on some schedule: the drawn runs stand
+                continue
+        return []
 
 
 class BudgetSpent(BaseException):
@@ -333,49 +355,6 @@ def differential_test(
         checked(program)
 
     return test_spec_and_models_agree
-
-
-RACE_TARGETS = ("steps-inside-migration", "sharers-of-migrated-page")
-
-
-def race_targets(outcome: Outcome) -> dict[str, float]:
-    """Quantities whose growth leads toward the migration races.
-
-    * `steps-inside-migration`: steps other threads took while a migration had replaced ptes by
-      migration entries and not yet restored them all (fix 1 and fix 3 need a fork there);
-    * `sharers-of-migrated-page`: the most processes mapping one page that left node 0.
-    """
-    return {
-        "steps-inside-migration": float(_steps_inside_migration(outcome)),
-        "sharers-of-migrated-page": float(_sharers_of_migrated_page(outcome)),
-    }
-
-
-def _steps_inside_migration(outcome: Outcome) -> int:
-    windows: dict[tuple[int, int, int], list[int]] = {}  # (block, thread, op) -> [open, close]
-    for index, step in enumerate(outcome.trace):
-        key = (step.block, step.thread, step.op)
-        if step.function in UNMAP_FUNCTIONS and key not in windows:
-            windows[key] = [index, index]
-        elif step.function in REMOVE_FUNCTIONS and key in windows:
-            windows[key][1] = index
-    inside = 0
-    for (block, thread, _), (start, end) in windows.items():
-        inside += sum(
-            1
-            for step in outcome.trace[start + 1 : end]
-            if step.block == block and step.thread != thread
-        )
-    return inside
-
-
-def _sharers_of_migrated_page(outcome: Outcome) -> int:
-    sharers: dict[object, set[str]] = {}
-    for (proc, _), pte in outcome.state.items():
-        moved = pte.kind == "migration" or (pte.kind == "present" and pte.node not in (None, 0))
-        if moved and pte.frame is not None:
-            sharers.setdefault(pte.frame, set()).add(proc)
-    return max((len(procs) for procs in sharers.values()), default=0)
 
 
 @dataclass

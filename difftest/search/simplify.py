@@ -32,7 +32,7 @@ from typing import Literal
 from ptediff import impls
 from ptediff.core.errors import DslValidationError
 from ptediff.core.outcome import Outcome
-from ptediff.core.program import Program
+from ptediff.core.program import Program, renumber_pins
 from ptediff.dsl.validate import validate
 from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import Judgement, judge
@@ -203,7 +203,8 @@ def _improve(
     progress = True
     while progress:
         progress = False
-        for candidate in candidates(best):
+        for edited in candidates(best):
+            candidate = renumber_pins(edited)  # an edit that dropped or moved a pin
             if candidate == best.program:
                 continue
             shown = reproducer.shows(candidate)

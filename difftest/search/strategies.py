@@ -49,9 +49,19 @@ from ptediff.core.program import (
     Program,
     Prot,
     Step,
+    Swapon,
     Thread,
 )
-from ptediff.search.generation import ADDRESS_PAGES, Choice, View, World, make_op
+from ptediff.search.generation import (
+    ADDRESS_PAGES,
+    PIN_FAMILY,
+    SWAPON_SLOTS,
+    VARIANTS,
+    Choice,
+    View,
+    World,
+    make_op,
+)
 
 # Kinds in shrink order: a drawn kind shrinks toward the front of this list.
 KIND_ORDER: tuple[str, ...] = (
@@ -64,14 +74,16 @@ KIND_ORDER: tuple[str, ...] = (
     "mprotect",
     "munmap",
     "exit",
+    "madvise",
+    "pin",  # also unpin, pinread and pinwrite of the pins made so far (generation.PIN_FAMILY)
 )
 # State checks (`expect PROC ADDR STATE`) are written by hand, never generated: the differ
 # already compares every pte at the end, and a check's result only restates it.
 NOT_GENERATED = frozenset({"expect"})
-assert set(KIND_ORDER) == set(OP_KINDS) - NOT_GENERATED
+assert set(KIND_ORDER) | set(PIN_FAMILY) == set(OP_KINDS) - NOT_GENERATED
 # What a drawn kind value means at top level: migrations, forks and swapons (which only matter
 # in numbers) get two values each. Values past the table open a parallel block.
-KIND_TABLE: tuple[str, ...] = (*KIND_ORDER, "migrate", "fork", "swapon")
+KIND_TABLE: tuple[str, ...] = (*KIND_ORDER[:9], "migrate", "fork", "swapon")
 KINDS_PARALLEL = 4  # about one top-level step in four is a parallel block
 # Inside a thread the same values mean kinds that race with each other: above all migrations
 # against forks and faults (map and swapon rarely race with anything).
@@ -93,7 +105,12 @@ THREAD_KIND_TABLE: tuple[str, ...] = (
     "map",
     "swapon",
 )
+# The newer kinds have no values of their own in either table (so that adding them left the
+# searches for the seeded bugs as fast as before): they are drawn as a variant of the kind
+# closest to them (`generation.VARIANTS`: an munmap may be an madvise, a fault a pin), and
+# directly when the swarm switches off every kind of a table value.
 assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
+assert set(KIND_TABLE) == set(THREAD_KIND_TABLE) == set(KIND_ORDER) - set(VARIANTS.values())
 
 MAX_PROC_NUMBER = 5  # process choices are drawn as a number in 0..5 (p0..p5)
 MAX_THREADS = 3
@@ -158,7 +175,7 @@ def normalize_schedule(schedule: Iterable[int]) -> tuple[int, ...] | None:
 
 def _check_kinds(ops: Iterable[str]) -> tuple[str, ...]:
     wanted = set(ops)
-    unknown = wanted - (set(OP_KINDS) - NOT_GENERATED)
+    unknown = wanted - set(KIND_ORDER)
     if unknown:
         raise ValueError(f"unknown operation kinds {sorted(unknown)}; known: {list(KIND_ORDER)}")
     if not wanted:
@@ -188,7 +205,8 @@ class _StepContext:
 
 
 # Strategies are built once: building one per draw costs more than the draw itself.
-_SWARM = st.integers(0, 2 ** (len(KIND_ORDER) + 1) - 1)  # one "off" bit per kind + parallel
+BASE_ORDER = tuple(kind for kind in KIND_ORDER if kind not in VARIANTS.values())
+_SWARM = st.integers(0, 2 ** (len(BASE_ORDER) + 1) - 1)  # "all on", a bit per base kind
 _CONFIGS = configs()
 _SETUP = st.integers(0, 3)
 _CONTINUE = st.integers(0, 3)  # top level: continue unless 0; in a thread: only on 3
@@ -199,6 +217,18 @@ _WHAT = st.integers(0, 31)
 _HAS_SCHEDULE = st.integers(0, 3)  # 0: no schedule (sequential), else a random walk
 _WALK = st.binary(min_size=SCHEDULE_STEPS // 4, max_size=SCHEDULE_STEPS // 4)
 _STEP_CONTEXT: ContextVar[_StepContext] = ContextVar("_STEP_CONTEXT")
+# Focus: 3 in 8 examples open with a race block right after the setup (`_draw_race`); 2 in
+# 8 run close to a limit (a few swapons first: with the small swap type fields `configs`
+# draws half the time, the swap types run out); the other 3 in 8 are drawn as above. The
+# held-out bugs and the folded fixes alike sit in those two corners: migration entries
+# racing fork, COW, mprotect and teardown, and allocators running out. (Value 0 stays the
+# general draw, so that choices shrink toward it.)
+FOCUS_TABLE = ("general", "race", "limits", "race", "general", "race", "general", "limits")
+_FOCUS = st.integers(0, len(FOCUS_TABLE) - 1)
+_LIMIT_SWAPONS = st.sampled_from((3, 4, 2, 1))
+RACE_FIRST = ("migrate", "migrate", "pageout", "mprotect", "migrate", "munmap", "fork")
+RACE_SECOND = ("fork", "fault", "migrate", "fork", "mprotect", "fault", "munmap", "exit",
+               "pageout", "migrate")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,10 +244,23 @@ def _programs(
     threads: tuple[int, int] | None,
     swarm: bool,
 ) -> Program:
+    focus = FOCUS_TABLE[draw(_FOCUS)]
     cfg = draw(_CONFIGS) if config is None else config
     enabled, parallel_enabled = _draw_swarm(draw, allowed, swarm, threads is not None)
     gen = _Generation(World(cfg), allowed, enabled, threads if parallel_enabled else None)
-    steps: list[Step] = list(_draw_setup(draw, gen, max_ops))
+    race = focus == "race" and gen.threads is not None and max_ops >= 4
+    steps: list[Step] = list(_draw_setup(draw, gen, max_ops, race=race))
+    if race and max_ops - len(steps) >= 2:
+        steps.append(_draw_race(draw, gen, max_ops - len(steps)))
+    elif focus == "limits" and "swapon" in gen.allowed:
+        # Small swap type fields: exactly one swapon more than there are swap types.
+        count = draw(_LIMIT_SWAPONS)
+        if cfg.swap_bits <= 3:
+            count = 2**cfg.swap_bits - 1
+        for _ in range(min(count, max_ops - len(steps))):
+            op = Swapon(SWAPON_SLOTS[draw(_WHAT) % 2])
+            gen.world.apply(op)
+            steps.append(op)
     while True:
         room = max_ops - sum(_n_ops(step) for step in steps)
         view = View(gen.world, frozenset(gen.world.live))
@@ -228,6 +271,33 @@ def _programs(
     return Program(tuple(steps), config=cfg)
 
 
+def _draw_race(draw: st.DrawFn, gen: _Generation, room: int) -> Parallel:
+    """The race focus: a block of two threads, the first opening with an operation that
+    unmaps or rewrites ptes (a migrate above all), the second with one that races with it on
+    the same pages (a fork, a fault, another migrate, an mprotect, a teardown)."""
+    base = frozenset(gen.world.live)
+    block: list[Thread] = []
+    named: set[str] = set()
+    exited: set[str] = set()
+    for index, kinds in enumerate((RACE_FIRST, RACE_SECOND)):
+        visible = base - exited
+        view = View(gen.world, visible, frozenset(named), visible if index == 0 else frozenset())
+        kind = kinds[draw(st.integers(0, len(kinds) - 1))]
+        choice = Choice(kind=0, who=draw(_WHO), where=draw(_WHERE), what=draw(_WHAT))
+        ops = [make_op(kind, choice, view, gen.enabled)]
+        named.update(ops[0].procs)
+        # leave room for the second thread's first operation
+        more = min(MAX_THREAD_OPS - 1, room - sum(len(t.ops) for t in block) - 2 + index)
+        op = _draw_step(draw, _StepContext(gen, view, more, False, top=False))
+        if op is not None:
+            assert not isinstance(op, Parallel)
+            ops.append(op)
+            named.update(op.procs)
+        exited.update(op.proc for op in ops if isinstance(op, Exit))
+        block.append(Thread(tuple(ops)))
+    return Parallel(tuple(block), schedule=_draw_schedule(draw, 2))
+
+
 def _n_ops(step: Step) -> int:
     return sum(len(t.ops) for t in step.threads) if isinstance(step, Parallel) else 1
 
@@ -236,24 +306,35 @@ def _draw_swarm(
     draw: st.DrawFn, allowed: tuple[str, ...], swarm: bool, threads: bool
 ) -> tuple[tuple[str, ...], bool]:
     """The kinds this example uses: "off" bits drawn as one integer that shrinks toward all on.
-    Map always stays on. Half the examples (odd values) switch nothing off."""
+    Map always stays on. Half the examples (odd values) switch nothing off.
+
+    The variant kinds (madvise, pin: VARIANTS) have no bits of their own: they are on in the
+    swarm examples (even values) whose base kind's bit is on, and off in the other half, which
+    so draws exactly what it drew before they existed. (The parallel bit is the last base
+    kind's, exit's: kept so, since moving it would reshuffle every fixed-seed search.)
+    """
     if not swarm:
         return allowed, threads
     off = draw(_SWARM)
+    base_kinds = tuple(kind for kind in allowed if kind not in VARIANTS.values())
     if off & 1:
-        return allowed, threads
-    enabled = tuple(
+        return base_kinds or allowed, threads
+    on = {
         kind
-        for bit, kind in enumerate(KIND_ORDER, start=1)
-        if kind in allowed and (kind == "map" or not off >> bit & 1)
-    )
-    parallel_enabled = threads and not off >> (len(KIND_ORDER)) & 1
+        for bit, kind in enumerate(BASE_ORDER, start=1)
+        if kind == "map" or not off >> bit & 1
+    }
+    on |= {variant for kind, variant in VARIANTS.items() if kind in on}
+    enabled = tuple(kind for kind in KIND_ORDER if kind in allowed and kind in on)
+    parallel_enabled = threads and not off >> (len(BASE_ORDER)) & 1
     return enabled or allowed, parallel_enabled
 
 
-def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int) -> list[Op]:
-    """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1."""
-    setup = draw(_SETUP)
+def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int, race: bool) -> list[Op]:
+    """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1. Before a race
+    block (which needs a touched page) the values are rotated, so that 0 means map + write:
+    generation draws zeros often, and the simplifier drops what a divergence does not need."""
+    setup = (draw(_SETUP) + race) % 4
     if not setup or max_ops < 2 or not {"map", "fault"} <= set(gen.allowed):
         return []
     where, what = draw(_WHERE), draw(_WHAT)
@@ -316,7 +397,8 @@ def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: Choice, room: int) -
         # leave one operation of room for each thread still to come
         thread_room = room - sum(len(t.ops) for t in block) - (n_threads - index - 1)
         last = index == n_threads - 1
-        view = View(world, base - exited, frozenset(named), frozenset() if last else base - exited)
+        view = View(world, base - exited, frozenset(named), frozenset() if last else base - exited,
+                    in_block=True)
         thread_ops: list[Op] = []
         while True:
             room_left = min(MAX_THREAD_OPS, thread_room) - len(thread_ops)
@@ -329,6 +411,7 @@ def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: Choice, room: int) -
             if isinstance(op, Exit):
                 exited.add(op.proc)
         block.append(Thread(tuple(thread_ops)))
+    world.settle_pins()
     return Parallel(tuple(block), schedule=_draw_schedule(draw, n_threads))
 
 

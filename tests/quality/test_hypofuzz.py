@@ -1,7 +1,7 @@
 """HypoFuzz on `ptediff.fuzz` finds a seeded bug, and `ptediff hunt --db` replays and saves it.
 
-Opt-in (`-m slow`: up to a few minutes of fuzzing) and only where the `fuzz` extra is installed
-(`pip install -e '.[fuzz]'`, which holds hypothesis at a version HypoFuzz works with).
+Opt-in (`-m slow`: up to a few minutes of fuzzing) and only where HypoFuzz is installed with a
+hypothesis it works with (HypoFuzz 25.11.1 needs hypothesis < 6.157.1; it passed in 23 s there).
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis.internal.conjecture.data import ConjectureResult
 from ptediff.search.database import campaign_keys, open_database, stored_programs
 from ptediff.search.hunt import hunt
 
 pytest.importorskip("hypofuzz", reason="HypoFuzz is the optional extra ptediff[fuzz]")
+if not hasattr(ConjectureResult, "slice_comments") and "slice_comments" not in getattr(
+    ConjectureResult, "__annotations__", {}
+):
+    pytest.skip("HypoFuzz 25.11.1 stops at its first failure with this hypothesis (>= 6.157.1 "
+                "dropped a shrinker field it reads); README, Campaigns", allow_module_level=True)
 
 TARGET = "prefix-swapon-range"
 CLASS = "kernel-bug:sys_swapon"
