@@ -49,9 +49,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix != ".pte":
         return None
     session = parent.session
+    if session.isinitpath(file_path):
+        return PteFile.from_parent(parent, path=file_path)
+    if file_path.name.startswith("."):  # hidden: an editor's or a killed save's temporary
+        return None
     if (
-        session.isinitpath(file_path)
-        or _under_command_line_paths(file_path, parent.config)
+        _under_command_line_paths(file_path, parent.config)
         or _under_pte_paths(file_path, parent.config)
     ):
         return PteFile.from_parent(parent, path=file_path)
@@ -96,7 +99,10 @@ class PteFile(pytest.File):
                 self, name=name, program=program, impl=name, line=pos.line if pos else None
             )
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | Any:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        # pytest.Collector.repr_failure takes `excinfo` only (the audit's INTERNALERROR)
         if isinstance(excinfo.value, PtediffError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
@@ -149,7 +155,7 @@ class PteItem(pytest.Item):
         if not verdict.passed:
             raise PteFailure(verdict)
 
-    def repr_failure(  # type: ignore[override]
+    def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
     ) -> str | Any:
         error = excinfo.value

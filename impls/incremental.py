@@ -50,7 +50,7 @@ class TrackedPtes(dict[int, Pte]):
         self.written.add(addr)
         super().__delitem__(addr)
 
-    def pop(self, addr: int, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, addr: int, *default: Any) -> Any:
         self.written.add(addr)
         return super().pop(addr, *default)
 
@@ -273,8 +273,8 @@ class IncrementalChecker(InvariantChecker):
             pte = table.ptes.get(addr)
             if not (isinstance(pte, PresentPte) and pte.write):
                 continue
-            vma = next((v for v in mm.vmas if v.start <= addr < v.end), None)
-            if vma is not None and not vma.flags & VM_WRITE:
+            inside = next((v for v in mm.vmas if v.start <= addr < v.end), None)
+            if inside is not None and not inside.flags & VM_WRITE:
                 self.fail("I5", f"{mm.name} {addr:#x}: writable pte in a read-only vma", op)
         self._pending_i5 = {key for key in self._pending_i5 if key[0] in self._tables}
 

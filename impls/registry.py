@@ -18,6 +18,8 @@ def load(name_or_path: str) -> type[Kernel]:
     if name_or_path in REGISTRY:
         return REGISTRY[name_or_path]
     known = ", ".join(sorted(REGISTRY))
+    if name_or_path.startswith("mutant:"):
+        return _mutant(name_or_path)
     if ":" not in name_or_path:
         raise ImplLoadError(
             f"unknown implementation {name_or_path!r}: use one of {known}, "
@@ -44,5 +46,20 @@ def load(name_or_path: str) -> type[Kernel]:
     if not isinstance(cls, type) or not issubclass(cls, Kernel):
         raise ImplLoadError(
             f"{name_or_path!r} is not a subclass of ptediff.Kernel (registered models: {known})"
+        )
+    return cls
+
+
+def _mutant(name: str) -> type[Kernel]:
+    """A catalogue mutant (ptediff.impls.mutants), imported only when one is asked for."""
+    from ptediff.impls import mutants
+
+    cls = mutants.MUTANTS.get(name)
+    if cls is None:
+        from ptediff.dsl.source import did_you_mean
+
+        raise ImplLoadError(
+            f"unknown mutant {name!r}{did_you_mean(name, list(mutants.MUTANTS))}: "
+            "`ptediff impls --mutants` lists them"
         )
     return cls

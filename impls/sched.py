@@ -240,11 +240,11 @@ class Scheduler:
         self,
         switch_to: Callable[[Task | None], None],
         after_step: Callable[[Step], None],
-        max_steps: int = MAX_STEPS,
+        max_steps: int | None = None,
     ) -> None:
         self.switch_to = switch_to
         self.after_step = after_step
-        self.max_steps = max_steps
+        self.max_steps = MAX_STEPS if max_steps is None else max_steps
 
     def run(self, tasks: Sequence[Task], schedule: Sequence[int] = ()) -> None:
         """Step k resumes schedule[k] if that task can run, else the lowest-numbered runnable."""

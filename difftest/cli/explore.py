@@ -7,8 +7,8 @@ import argparse
 from ptediff.cli.files import load_program
 from ptediff.cli.implementations import default_impls, resolve_impls
 from ptediff.cli.live import is_live
-from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
-from ptediff.core.errors import ModelCrash
+from ptediff.cli.output import EXIT_ERROR, EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
+from ptediff.core.errors import BudgetExceeded, ModelCrash
 from ptediff.core.program import Program
 from ptediff.judge.signature import Signature
 from ptediff.report import report_json
@@ -54,6 +54,15 @@ def cmd_explore(args: argparse.Namespace) -> int:
                                          crash=report_json.crash_json(crash)),
         )
         return EXIT_UNEXPECTED
+    except BudgetExceeded as error:  # a tool limit: no verdict, never a divergence
+        limit = str(error)
+        emit(
+            args.format,
+            [Heading(f"explore {path}"), Text(f"NO VERDICT: {limit}")],
+            lambda: report_json.document("explore", path=path, passed=False,
+                                         budget_exceeded=limit),
+        )
+        return EXIT_ERROR
     unexpected = {
         impl.impl: reason
         for impl in exploration.impls

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from types import TracebackType
+from typing import Any
 
 from ptediff.core.program import Program
 from ptediff.live import LINUX
@@ -17,7 +18,7 @@ class LiveBackend:
     """Lazily opened live session; `judge` runs one program and judges it."""
 
     def __init__(self) -> None:
-        self.session = None
+        self.session: Any = None  # a ptediff.live.guard.LiveSession once opened
         self.fired: Counter[str] = Counter()  # declared difference -> judgements it fired in
         self.programs = 0
 

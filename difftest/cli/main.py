@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ptediff.cli import evaluate as evaluate_cli
 from ptediff.cli.campaign import add_campaign_options, add_stats_command
 from ptediff.cli.conform import DEFAULT_CONFORM_SECONDS, cmd_conform
 from ptediff.cli.explore import DEFAULT_PCT_DEPTH, DEFAULT_PCT_SEED, cmd_explore
@@ -87,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     hunt.set_defaults(run=cmd_hunt)
     add_stats_command(commands, _add_format_option)
 
+    evaluate = evaluate_cli.add_parser(commands)
+    _add_format_option(evaluate)
+    evaluate.set_defaults(run=evaluate_cli.cmd_evaluate)
+
     run = commands.add_parser("run", help="run .pte files on the spec and implementations")
     _add_paths_argument(run)
     _add_impl_option(run, "implementation to run (repeatable; default: the file's expect lines, "
@@ -147,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     impls = commands.add_parser("impls", help="list the registered implementations")
+    impls.add_argument("--mutants", action="store_true",
+                       help="also list the mutant catalogue (--impl mutant:NAME)")
     _add_format_option(impls)
     impls.set_defaults(run=cmd_impls)
     return parser

@@ -13,7 +13,7 @@ from ptediff.cli.files import expand_paths, parse_source, read_source, write_ato
 from ptediff.cli.output import EXIT_ERROR, EXIT_OK, EXIT_UNEXPECTED, emit, print_error
 from ptediff.core.errors import PtediffError
 from ptediff.report import report_json
-from ptediff.report.inventory import CheckedFile, check_blocks, impls_blocks
+from ptediff.report.inventory import CheckedFile, check_blocks, impls_blocks, mutants_blocks
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
@@ -62,5 +62,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_impls(args: argparse.Namespace) -> int:
     from ptediff.impls import REGISTRY
 
-    emit(args.format, impls_blocks(REGISTRY), lambda: report_json.impls_json(REGISTRY))
+    if not getattr(args, "mutants", False):
+        emit(args.format, impls_blocks(REGISTRY), lambda: report_json.impls_json(REGISTRY))
+        return EXIT_OK
+    from ptediff.impls.mutants import MUTANTS
+
+    emit(
+        args.format,
+        impls_blocks(REGISTRY) + mutants_blocks(MUTANTS),
+        lambda: report_json.impls_json(REGISTRY, MUTANTS),
+    )
     return EXIT_OK

@@ -44,7 +44,7 @@ def canonical_labels(state: Mapping[Key, PteState]) -> dict[Key, str]:
         space = frame_space(pte)
         if space is None:
             continue
-        frame = (space, pte.frame)  # type: ignore[assignment]
+        frame = (space, pte.frame)
         if frame not in numbering:
             numbering[frame] = f"{space}{counts[space]}"  # type: ignore[index]
             counts[space] += 1

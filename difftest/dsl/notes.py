@@ -75,8 +75,6 @@ def collect_notes(
                 fields[id(closing[-1][1])]["close"] = comment
     while pending and pending[-1] is None:
         pending.pop()
-    while header and header[-1] is None:
-        header.pop()
     program_notes = Notes(before=tuple(header), inner=tuple(pending))
     return fields, program_notes
 

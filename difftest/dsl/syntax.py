@@ -135,7 +135,12 @@ def _word_at(text: str, offset: int | None) -> str:
     end = offset
     while end < len(text) and not text[end].isspace():
         end += 1
-    return text[offset:end] or text[offset]
+    word = text[offset:end] or text[offset]
+    # a word of thousands of characters is named by its start (the caret shows where it is)
+    return word if len(word) <= MAX_WORD else word[:MAX_WORD] + "..."
+
+
+MAX_WORD = 40
 
 
 def _expected_at_error(text: str) -> set[str]:

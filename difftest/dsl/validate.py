@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import ChainMap
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field, fields
 
 from ptediff.core.errors import DslError
@@ -114,7 +114,7 @@ class _ThreadProcesses:
         return self.live.removed
 
     @property
-    def exited_here(self) -> dict[str, Pos | None]:
+    def exited_here(self) -> MutableMapping[str, Pos | None]:
         return self.exited_at.maps[0]
 
 
@@ -161,7 +161,7 @@ class _Validator:
     def run(self) -> None:
         self.check_config(self.program.config)
         for comment in self.program.comments:
-            if "\n" in comment:
+            if "\n" in comment or "\r" in comment:
                 raise self.fail(
                     self.program,
                     None,

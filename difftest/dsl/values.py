@@ -193,13 +193,22 @@ class StateWordProblem(Problem):
 def registered_impls() -> tuple[str, ...]:
     """The names `expect` lines may use: impls.REGISTRY, or the documented names until it exists."""
     try:
-        from ptediff.impls import REGISTRY  # type: ignore[attr-defined]
+        from ptediff.impls import REGISTRY
     except ImportError:
         return DOCUMENTED_IMPLS
     return tuple(REGISTRY)
 
 
 def check_impl(name: str) -> None:
+    if name.startswith("mutant:"):
+        from ptediff.impls.mutants import MUTANTS
+
+        if name not in MUTANTS:
+            raise Problem(
+                f"unknown mutant {name!r}{did_you_mean(name, MUTANTS)}",
+                "`ptediff impls --mutants` lists the catalogue",
+            )
+        return
     if ":" in name:
         if not CLASS_PATH.fullmatch(name):
             raise Problem(

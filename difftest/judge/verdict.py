@@ -109,9 +109,9 @@ def _diverges_verdict(
                     "--level contract")
             return Verdict(name, "diverges", True, judgement, (note,), expect, misses)
     if judgement.agrees and not misses:
-        wanted = " ".join(expect.signatures) or "a divergence"
+        asked = " ".join(expect.signatures) or "a divergence"
         return Verdict(name, "diverges", False, judgement,
-                       (f"expected to diverge ({wanted}), but agrees with the spec",),
+                       (f"expected to diverge ({asked}), but agrees with the spec",),
                        expect, misses)
     missing = [cls for cls in wanted
                if not any(matches(cls, sig) for sig in judgement.signatures)]

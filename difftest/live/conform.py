@@ -18,10 +18,14 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
+from ptediff.core.errors import DslError
 from ptediff.core.program import Program
+from ptediff.dsl.parse import parse
+from ptediff.dsl.printer import format_program
 from ptediff.live.compare import LiveJudgement, judge_live
 from ptediff.live.guard import LiveSession
 from ptediff.live.runner import LiveUnsupported, run_live
+from ptediff.search.shrink_passes import without_op
 from ptediff.search.strategies import programs
 
 LIVE_KINDS = ("map", "fault", "fork", "swapon", "pageout", "mprotect", "munmap", "exit")
@@ -104,6 +108,31 @@ class _Campaign:
             self.smallest[cls] = (program, judged)
         raise AssertionError(f"undeclared difference {cls}")
 
+    def delete_ops(self, cls: str) -> None:
+        """Finish hypothesis's shrinking: drop single operations while the live run still shows
+        `cls` (hypothesis shrinks choices, and some whole operations survive that)."""
+        program, judged = self.smallest[cls]
+        shrunk = True
+        while shrunk:
+            shrunk = False
+            for op_id in range(len(program.ops())):
+                candidate = without_op(program, op_id)
+                try:
+                    candidate = parse(format_program(candidate))
+                except DslError:
+                    continue  # e.g. a fork's child used later: not a program
+                try:
+                    run = run_live(self.session, candidate)
+                except LiveUnsupported:
+                    continue
+                self.report.programs += 1
+                again = judge_live(candidate, run, level=self.report.level)
+                divergence = again.judgement.divergence
+                if divergence is not None and divergence.primary.cls == cls:
+                    program, judged, shrunk = candidate, again, True
+                    break
+        self.smallest[cls] = (program, judged)
+
     def chunk(self, seed: int | None, chunk: int, threads: tuple[int, int] | None) -> None:
         strategy = programs(max_ops=10, ops=LIVE_KINDS, threads=threads)
 
@@ -157,6 +186,8 @@ def conform(
             chunk += 1
     except KeyboardInterrupt:
         report.interrupted = True
+    for cls in sorted(campaign.smallest):
+        campaign.delete_ops(cls)
     report.seconds = time.monotonic() - campaign.started
     for cls, (program, judged) in sorted(campaign.smallest.items()):
         finding = ConformFinding(cls, program, judged, campaign.seen[cls] > 1)

@@ -10,6 +10,7 @@ from ptediff.core.errors import DslError
 from ptediff.core.program import Program
 from ptediff.dsl.parse import parse
 from ptediff.report.blocks import Block, Cell, Heading, Listing, Text, table
+from ptediff.report.grouping import bug_blocks, bugs_of, bugs_table
 from ptediff.report.operations import describe_op, unlocked_note
 from ptediff.report.stats import campaign_blocks
 
@@ -49,9 +50,11 @@ def hunt_blocks(
 ) -> list[Block]:
     """The summary table (implementation × signature class), then each minimal program."""
     seed = "no seed" if hunted.seed is None else f"seed {hunted.seed}"
+    bugs = bugs_of(findings)
     summary = (
         f"{hunted.examples} examples in {hunted.seconds:.1f} s ({seed}, profile "
-        f"{hunted.profile}); {len(findings)} divergence class(es) found."
+        f"{hunted.profile}); {len(findings)} divergence class(es) found: "
+        f"{len(bugs)} bug{'s' * (len(bugs) != 1)}."
     )
     if hunted.interrupted:
         summary = (
@@ -91,8 +94,11 @@ def hunt_blocks(
         title="divergences (examples and seconds to the first failure; size of the minimal "
               "program)",
     ))
-    for item in findings:
-        blocks.extend(_finding_blocks(item))
+    if bugs:
+        blocks.append(bugs_table(bugs))
+    items = {id(item.finding): item for item in findings}
+    for number, bug in enumerate(bugs, start=1):  # one entry per bug, its classes inside
+        blocks.extend(bug_blocks(number, bug, items, _finding_blocks))
     blocks.extend(campaign_blocks(hunted))
     return blocks
 

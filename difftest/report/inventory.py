@@ -45,6 +45,22 @@ def impls_blocks(registry: Mapping[str, type]) -> list[Block]:
     return [table(("implementation", "class", "reverts"), rows)]
 
 
+def mutants_blocks(catalogue: Mapping[str, type]) -> list[Block]:
+    """The mutant catalogue: where each bug sits, what it is, and its witness (or why none)."""
+    rows = [
+        [
+            name,
+            getattr(cls, "AREA", ""),
+            f"{getattr(cls, 'FUNCTION', '')} in {getattr(cls, 'FILE', '')}",
+            getattr(cls, "REVERTS", ""),
+            "equivalent: " + cls.EQUIVALENT if getattr(cls, "EQUIVALENT", "") else "witness",
+        ]
+        for name, cls in catalogue.items()
+    ]
+    return [table(("mutant", "area", "kernel function", "bug", "observable"), rows,
+                  title="mutants (not registered; --impl mutant:NAME)")]
+
+
 def class_path(cls: type) -> str:
     """`package.module:Class`, the form `--impl` accepts."""
     return f"{cls.__module__}:{cls.__qualname__}"

@@ -86,13 +86,28 @@ def error_json(error: PtediffError) -> Json:
     }
 
 
-def impls_json(registry: Mapping[str, type]) -> Json:
+def impls_json(registry: Mapping[str, type], mutants: Mapping[str, type] | None = None) -> Json:
+    extra: dict[str, Json] = {}
+    if mutants is not None:
+        extra["mutants"] = [
+            {
+                "name": name,
+                "class": class_path(cls),
+                "area": getattr(cls, "AREA", ""),
+                "function": getattr(cls, "FUNCTION", ""),
+                "file": getattr(cls, "FILE", ""),
+                "bug": getattr(cls, "REVERTS", ""),
+                "equivalent": getattr(cls, "EQUIVALENT", "") or None,
+            }
+            for name, cls in mutants.items()
+        ]
     return document(
         "impls",
         impls=[
             {"name": name, "class": class_path(cls), "reverts": getattr(cls, "REVERTS", "")}
             for name, cls in registry.items()
         ],
+        **extra,
     )
 
 
@@ -302,6 +317,8 @@ def _explored_impl(program: Program, impl: ImplReport, unexpected: str | None) -
 
 
 def hunt_json(hunted: HuntReport, findings: Sequence[HuntFinding]) -> Json:
+    from ptediff.report.grouping import bugs_json, bugs_of
+
     return document(
         "hunt",
         impls=list(hunted.impls),
@@ -318,6 +335,7 @@ def hunt_json(hunted: HuntReport, findings: Sequence[HuntFinding]) -> Json:
         and not hunted.interrupted,
         errors=list(hunted.errors),
         findings=[_finding_json(item) for item in findings],
+        bugs=bugs_json(bugs_of(findings), findings),
         jobs=hunted.jobs,
         replayed=hunted.replayed,
         coverage=hunted.coverage.to_json() if hunted.coverage is not None else None,

@@ -40,7 +40,7 @@ PASSES: tuple[Callable[[Best], Iterator[Program]], ...] = (
 
 
 def simplify_crash(
-    program: Program, kernel: type, type_name: str, *, check_invariants: bool = False
+    program: Program, kernel: type, type_name: str, *, check_invariants: bool | str = False
 ) -> tuple[Program, ModelCrash | None]:
     """The simplest program found on which `kernel` still raises `type_name`, with that crash
     (None, and `program` itself, when `program` does not crash that way)."""

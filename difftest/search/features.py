@@ -34,8 +34,11 @@ OP = "op:"
 class RunLike(Protocol):
     """The parts of a property run (`ptediff.search.property._Run`) the features read."""
 
-    name: str
-    outcome: Outcome | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def outcome(self) -> Outcome | None: ...
 
     @property
     def cls(self) -> str | None: ...

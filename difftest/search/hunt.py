@@ -31,7 +31,7 @@ from hypothesis import seed as with_seed
 from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
 from ptediff import impls as models
-from ptediff.core.errors import PtediffError
+from ptediff.core.errors import BudgetExceeded, ModelCrash, PtediffError
 from ptediff.core.program import Program
 from ptediff.judge.check import check, check_located
 from ptediff.judge.classify import classify
@@ -93,7 +93,8 @@ def hunt(
 
     Budget: `max_examples` generated examples and/or `seconds` of wall time; neither → the
     profile's max_examples. The hunt stops when either is spent, or as soon as every
-    (implementation, signature class) pair in `until` has been found.
+    (implementation, signature class) pair in `until` has been found (class `ANY_CLASS`, "*":
+    any class of that implementation).
 
     `database` (`ptediff.search.database`): a campaign database; the hunt first replays every
     failure stored there, then saves each new one. `exchange`: see `Exchange`.
@@ -139,11 +140,11 @@ def hunt(
         while (
             (remaining is None or remaining > 0)
             and not search.out_of_time()
-            and not (wanted and wanted <= search.found)
+            and not _all_found(wanted, search.found)
         ):
             if exchange is not None:
                 search.found.update(exchange.found_elsewhere())
-                if wanted and wanted <= search.found:
+                if _all_found(wanted, search.found):
                     break
             size = CHUNK_EXAMPLES if remaining is None else min(CHUNK_EXAMPLES, remaining)
             chunk_settings = settings(
@@ -160,7 +161,7 @@ def hunt(
                     chunk_settings,
                     database=database,
                     derandomize=False,  # the chunk seed below keeps a derandomized profile's runs
-                    phases=without_reuse(chunk_settings.phases),
+                    phases=without_reuse(tuple(chunk_settings.phases)),
                 )
             chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
             pending = list(search.run_chunk(chunk_settings, chunk_seed))
@@ -185,6 +186,17 @@ def hunt(
         report.over_budget += search.over_budget()
     report.seconds = search.elapsed()
     return report
+
+
+ANY_CLASS = "*"  # in `until`: any class of that implementation
+
+
+def _all_found(wanted: set[tuple[str, str]], found: set[ClassKey]) -> bool:
+    """Whether every wanted (implementation, class) pair is found (class `*`: any class)."""
+    return bool(wanted) and all(
+        key in found or (key[1] == ANY_CLASS and any(impl == key[0] for impl, _ in found))
+        for key in wanted
+    )
 
 
 class Interrupted(KeyboardInterrupt):
@@ -353,7 +365,10 @@ def _record(
         for name, kernel in search.named:
             if (name, divergence.cls) in search.found:
                 continue
-            judgement = check(divergence.program, kernel, check_invariants=check_invariants)
+            try:
+                judgement = check(divergence.program, kernel, check_invariants=check_invariants)
+            except (BudgetExceeded, ModelCrash):  # no verdict for this twin: not a finding
+                continue
             if _shows(judgement, divergence.cls):
                 search.found.add((name, divergence.cls))
                 twin = divergence_type(name, divergence.cls)(divergence.program, judgement)
@@ -364,7 +379,7 @@ def _record(
 
 
 def _finding(
-    report: HuntReport, search: _Search, divergence: DivergenceFound, check_invariants: bool
+    report: HuntReport, search: _Search, divergence: DivergenceFound, check_invariants: bool | str
 ) -> Finding:
     kernel = dict(search.named)[divergence.impl]
     first = search.first_seen.get(
@@ -389,10 +404,27 @@ def _finding(
             "sequential" if not program.blocks() else "threads",
             detail=crash.describe() if crash is not None else divergence.detail,
         )
-    simplified = simplify(
-        divergence.program, kernel, divergence.cls, check_invariants=check_invariants
-    )
-    located = check_located(simplified.program, kernel, check_invariants=check_invariants)
+    try:
+        simplified = simplify(
+            divergence.program, kernel, divergence.cls, check_invariants=check_invariants
+        )
+        located = check_located(simplified.program, kernel, check_invariants=check_invariants)
+    except BudgetExceeded as limit:  # a candidate over a tool limit: keep it as found
+        assert divergence.judgement is not None
+        return Finding(
+            impl=divergence.impl,
+            signature=divergence.cls,
+            op=divergence.op,
+            examples_to_first=first[0],
+            seconds_to_first=first[1],
+            shrunk=divergence.program,
+            program=divergence.program,
+            judgement=divergence.judgement,
+            size=ProgramSize.of(divergence.program, 0),
+            concurrency="sequential" if not divergence.program.blocks() else "threads",
+            detail=f"not simplified: {limit}",
+            simplified=False,
+        )
     judgement = located if _shows(located, divergence.cls) else simplified.judgement
     assert judgement.divergence is not None
     return Finding(
@@ -413,7 +445,7 @@ def _finding(
 
 
 def _save(
-    findings: list[Finding], search: _Search, save_dir: str | Path, check_invariants: bool
+    findings: list[Finding], search: _Search, save_dir: str | Path, check_invariants: bool | str
 ) -> None:
     """One file per (class, minimal program), with an expect line for every implementation
     that found it."""
@@ -428,7 +460,10 @@ def _save(
         impl_names = [f.impl for f in group]
         postfix = None
         if POSTFIX in kernels and POSTFIX not in impl_names:
-            postfix = check(program, kernels[POSTFIX], check_invariants=check_invariants)
+            try:
+                postfix = check(program, kernels[POSTFIX], check_invariants=check_invariants)
+            except (BudgetExceeded, ModelCrash):
+                postfix = None
         try:
             path = save(
                 program,
@@ -459,6 +494,19 @@ def _classification(
     cls: str | None = None,
 ) -> str | None:
     """fixed / fix-incomplete / latent / spec-gap / agree, when post-fix and a pre-fix ran."""
+    try:
+        return _classify(search, impl, simplified, check_invariants, cls)
+    except (BudgetExceeded, ModelCrash):  # a model without a verdict: no classification
+        return None
+
+
+def _classify(
+    search: _Search,
+    impl: str,
+    simplified: Simplified,
+    check_invariants: bool | str,
+    cls: str | None,
+) -> str | None:
     kernels = dict(search.named)
     if POSTFIX not in kernels:
         return None

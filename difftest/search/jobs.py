@@ -220,7 +220,7 @@ def hunt_jobs(jobs: int, campaign: Campaign, progress: Progress | None = None) -
         from ptediff.search.database import open_database
 
         open_database(campaign.database)
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    context: Any = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     outbox = context.Queue()
     inboxes = [context.Queue() for _ in range(jobs)]
     share = campaign.seconds is not None

@@ -48,7 +48,7 @@ def observing(path: str | os.PathLike[str], *, worker: int = 0) -> Iterator[None
     def write(observation: Any) -> None:
         if observation.type != "test_case":
             return
-        line = to_jsonable(observation, avoid_realization=False)
+        line: Any = to_jsonable(observation, avoid_realization=False)
         line["metadata"]["ptediff_time"] = time.time()
         line["metadata"]["ptediff_worker"] = worker
         os.write(fd, (json.dumps(line, default=str) + "\n").encode())

@@ -179,8 +179,8 @@ class DifferentialProperty:
                     self._calls_since_failure = 0
                 self._failing[program] = runs
                 error = divergence_type(run.name, cls)(run.program, run.judgement, run.crash)
-                best = self.smallest.get(error.key)
-                if best is None or _size(error.program) < _size(best.program):
+                smallest = self.smallest.get(error.key)
+                if smallest is None or _size(error.program) < _size(smallest.program):
                     self.smallest[error.key] = error
                 raise error
 

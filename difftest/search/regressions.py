@@ -35,7 +35,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ptediff.core.errors import PtediffError
+from ptediff.core.errors import BudgetExceeded, ModelCrash, PtediffError
 from ptediff.core.program import Expect, Program
 from ptediff.dsl.parse import parse
 from ptediff.dsl.printer import format_op, format_program
@@ -81,7 +81,10 @@ def save(
         return None
     diverging = [impl_name, *(name for name in also if name != impl_name)]
     if POSTFIX not in diverging and postfix_judgement is None:
-        postfix_judgement = check(bare, POSTFIX, check_invariants=check_invariants)
+        try:
+            postfix_judgement = check(bare, POSTFIX, check_invariants=check_invariants)
+        except (BudgetExceeded, ModelCrash):  # no verdict: no `expect postfix agrees` line
+            postfix_judgement = None
     text = format_program(_annotated(bare, judgement, diverging, postfix_judgement), notes=False)
     if dataclasses.replace(parse(text), comments=(), expects=()) != bare:
         raise AssertionError("the saved text does not parse back to the same program")

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ptediff.core.outcome import Outcome
 from ptediff.core.program import (
@@ -215,7 +216,7 @@ def fewer_processes(best: Best) -> Iterator[Program]:
     program = best.program
     for op_id, op in enumerate(program.ops()):
         if isinstance(op, Fork):
-            folded = _without_op(program, op_id)
+            folded = without_op(program, op_id)
             yield _renamed(folded, {op.child: op.parent}, unlock=True)
 
 
@@ -223,7 +224,7 @@ def _renamed(program: Program, names: dict[str, str], *, unlock: bool = False) -
     """Processes renamed; with `unlock`, the migrations in parallel blocks become unlocked."""
 
     def rewrite(op_id: int, op: Op, in_block: bool) -> Op:
-        changes: dict[str, object] = {
+        changes: dict[str, Any] = {
             name: names.get(getattr(op, name), getattr(op, name))
             for name in ("proc", "parent", "child")
             if hasattr(op, name)
@@ -247,7 +248,8 @@ def simpler_ops(best: Best) -> Iterator[Program]:
 def _simpler_forms(op: Op) -> list[Op]:
     forms: list[Op] = []
     if getattr(op, "npages", 1) > 1:
-        forms.append(dataclasses.replace(op, npages=1))
+        one_page: dict[str, Any] = {"npages": 1}  # a field of some Op subclasses only
+        forms.append(dataclasses.replace(op, **one_page))
     if isinstance(op, Migrate) and op.unlocked:
         forms.append(dataclasses.replace(op, unlocked=False))
     if isinstance(op, Swapon) and (op.nslots, op.prio) != (1, None):
@@ -259,7 +261,8 @@ def _replace_op(program: Program, op_id: int, new: Op) -> Program:
     return _map_ops(program, lambda i, op, _: new if i == op_id else op)
 
 
-def _without_op(program: Program, op_id: int) -> Program:
+def without_op(program: Program, op_id: int) -> Program:
+    """`program` without operation `op_id` (a block left with one thread is unpacked)."""
     return _map_ops(program, lambda i, op, _: None if i == op_id else op)
 
 
@@ -332,7 +335,7 @@ def canonical(best: Best) -> Iterator[Program]:
     values = itertools.count(1)
 
     def rewrite(op_id: int, op: Op, in_block: bool) -> Op:
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         if hasattr(op, "addr"):
             changes["addr"] = op.addr - shift
         if isinstance(op, Fault) and op.write:

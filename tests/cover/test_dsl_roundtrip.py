@@ -30,8 +30,9 @@ SIGNATURES = st.sampled_from(
         *("kernel-bug:migration_entry_to_page", "kernel-bug:sys_swapon", "deadlock"),
     ]
 )
-# Comment text: anything but a line break; trailing blanks are not kept by the parser.
-COMMENTS = st.text(st.characters(codec="utf-8", exclude_characters="\n")).map(
+# Comment text: anything but a line break (a lone CR is one); trailing blanks are not kept by
+# the parser.
+COMMENTS = st.text(st.characters(codec="utf-8", exclude_characters="\n\r")).map(
     lambda text: text.rstrip(" \t\r")
 )
 

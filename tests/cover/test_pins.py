@@ -105,10 +105,10 @@ def test_renumber_pins_follows_an_edit_that_drops_a_pin() -> None:
     assert renumber_pins(edited) == Program((Pin("p0", 0x2000, id=0), Pinread(0), Unpin(0)))
 
 
-def _drawn(**kwargs: object) -> list[Program]:
+def _drawn(examples: int = 500, **kwargs: object) -> list[Program]:
     drawn: list[Program] = []
 
-    @settings(max_examples=500, database=None, deadline=None, derandomize=True,
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow])
     @given(programs(**kwargs))  # type: ignore[arg-type]
     def gather(program: Program) -> None:
@@ -126,7 +126,7 @@ def test_the_generator_draws_pins_among_all_kinds() -> None:
 
 
 def test_the_generator_draws_every_pin_operation_validly_in_blocks_too() -> None:
-    drawn = _drawn(ops={"map", "fault", "fork", "migrate", "pin"})
+    drawn = _drawn(2000, ops={"map", "fault", "fork", "migrate", "pin"})
     kinds = {type(op) for p in drawn for op in p.ops()}
     assert {Pin, Unpin, Pinread, Pinwrite} <= kinds
     threaded = {type(op) for p in drawn for b in p.blocks() for t in b.threads for op in t.ops}

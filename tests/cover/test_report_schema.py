@@ -111,7 +111,7 @@ def test_schema_is_json_with_a_definition_per_command() -> None:
     commands = {option["$ref"].removeprefix("#/$defs/") for option in schema["oneOf"]}
     # explore_crash: an `explore` whose model raised reports the crash instead
     assert commands == {"check", "impls", "run", "explore", "explore_crash", "hunt", "stats",
-                        "conform", "explore-live"}
+                        "conform", "explore-live", "evaluate"}
     for name in commands:
         assert schema["$defs"][name]["properties"]["command"]["const"] == name.removesuffix(
             "_crash"

@@ -10,6 +10,10 @@ seeds need, so a change that makes the search much weaker fails here.
 from __future__ import annotations
 
 import pytest
+from ptediff.report.blocks import render
+from ptediff.report.hunt import HuntFinding, hunt_blocks
+from ptediff.search.findings import HuntReport
+from ptediff.search.grouping import group_findings
 from ptediff.search.hunt import hunt
 
 FIX4 = "config swap_bits=2\n\nswapon   1\nswapon   1\nswapon   1\n"
@@ -115,6 +119,27 @@ def test_finds_all_four_on_prefix() -> None:
         finding = found[cls]
         assert finding.concurrency == "preemptions"
         assert finding.size.preemptions == preemptions
+    assert_four_bugs(report, wanted)
+
+
+def assert_four_bugs(report: HuntReport, wanted: set[str]) -> None:
+    """However many classes the hunt found, the grouped report reads 4 bugs, one per fix, and
+    each bug's entry is the known minimal program of its fix."""
+    bugs = group_findings(report.findings)
+    assert len(bugs) == 4, [bug.classes for bug in bugs]
+    for cls in wanted:
+        assert sum(cls in bug.classes for bug in bugs) == 1, cls
+    text = render(hunt_blocks(report, [HuntFinding.of(f, expected=True) for f in report.findings],
+                              saving=False))
+    assert f"{len(report.findings)} divergence class(es) found: 4 bugs." in text
+    leads = {bug.lead.signature: bug for bug in bugs}
+    assert leads["kernel-bug:sys_swapon"].lead.text == FIX4
+    assert leads["kmap-leak:remove_migration_pte"].lead.text == FIX2
+    fix3 = next(bug for bug in bugs if "shared-writable" in bug.classes)
+    assert fix3.lead.signature == "shared-writable" and fix3.lead.text == FIX3
+    fix1 = next(bug for bug in bugs if "orphan-migration-entry" in bug.classes)
+    orphan = next(f for f in fix1.members if f.signature == "orphan-migration-entry")
+    assert orphan.text == FIX1
 
 
 # Postfix findings decided from the kernel source as real latent bugs of the 2006 code (each
@@ -131,6 +156,13 @@ def test_postfix_shows_only_its_documented_latent_bugs() -> None:
     for finding in postfix:
         assert finding.classification == "latent"
         assert " unlocked " in finding.text  # only the mode without a 2006 caller
+
+
+@pytest.mark.slow
+def test_a_long_prefix_hunt_still_reads_four_bugs() -> None:
+    report = hunt(["prefix"], profile="ci", seed=0, max_examples=4000)
+    assert len(report.findings) > 4  # secondary classes of the same bugs show up too
+    assert_four_bugs(report, {cls for _, cls, *_ in (p.values for p in SEEDED)})
 
 
 @pytest.mark.slow

@@ -1,0 +1,156 @@
+"""Findings grouped by root cause: signature classes that are the same bug become one entry.
+
+A hunt finds (implementation, primary class) pairs; one bug often shows as several of them (an
+orphaned migration entry is `orphan-migration-entry` in the program that only leaves it, and
+`kernel-bug:migration_entry_to_page` in the one that then touches it; a COW break is
+`shared-writable`, and `pte-writable` where the other side's pte is not yet restored). Two
+findings of one implementation are taken for the same bug when
+
+* **one's minimal program also shows the other's class**: the class that ranks lower (in
+  `ptediff.judge.signature.FAMILIES` order, most causal first) is a symptom of the bug whose
+  minimal program shows both. A finding is attached to one such bug only, so a low-ranked
+  class shown by two unrelated bugs' programs (`pte-writable` is a consequence of many bugs)
+  does not chain them together: it goes to the bug whose primary first shows at the same
+  operation in the same kernel function, else in the same kernel function, else to the first
+  one found; or
+* **they first show at the same operation in the same kernel function**: the same operation
+  text, and the same function (the function a `kernel-bug:`, `bad-page-state:` or `kmap-leak:`
+  class names, else the kernel entry point of the operation).
+
+Each bug is led by its highest-ranked finding (ties: the first found); the other findings are
+its symptoms, each with the reason it was grouped. Nothing is lost: the per-class findings stay
+in the hunt report and its JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ptediff.judge.signature import family_rank
+from ptediff.search.findings import Finding
+
+# Families whose detail names the kernel function where they happen (a BUG, a bad page state).
+FUNCTION_FAMILIES = frozenset({"kernel-bug", "bad-page-state", "kmap-leak"})
+SHOWN = "shown by the minimal program of"
+SAME_SITE = "first shows at the same operation in the same kernel function as"
+
+
+@dataclass
+class Bug:
+    """One root cause: its lead finding and the other findings grouped under it."""
+
+    impl: str
+    lead: Finding
+    members: list[Finding] = field(default_factory=list)  # lead first, then in found order
+    reasons: dict[str, str] = field(default_factory=dict)  # member class -> why grouped
+
+    @property
+    def classes(self) -> list[str]:
+        """The primary classes of its findings, lead first."""
+        return [finding.signature for finding in self.members]
+
+    @property
+    def symptoms(self) -> list[str]:
+        """Every class any of its minimal programs shows, most causal first (a stable order)."""
+        seen: dict[str, int] = {}
+        for finding in self.members:
+            for cls in _classes(finding):
+                seen.setdefault(cls, len(seen))
+        return sorted(seen, key=lambda cls: (family_rank(cls), seen[cls]))
+
+    @property
+    def first(self) -> Finding:
+        """The finding found first (fewest examples): the bug's time to failure."""
+        return min(self.members, key=lambda f: (f.examples_to_first, f.seconds_to_first))
+
+
+def group_findings(findings: Sequence[Finding]) -> list[Bug]:
+    """The bugs behind `findings`, in the order their first finding appears."""
+    bugs: list[Bug] = []
+    for impl in dict.fromkeys(f.impl for f in findings):
+        bugs.extend(_group_one(impl, [f for f in findings if f.impl == impl]))
+    order = {id(f): i for i, f in enumerate(findings)}
+    return sorted(bugs, key=lambda bug: min(order[id(f)] for f in bug.members))
+
+
+def _group_one(impl: str, found: list[Finding]) -> list[Bug]:
+    parent = list(range(len(found)))
+    why: dict[int, str] = {}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    def join(child: int, lead: int, reason: str) -> None:
+        a, b = root(child), root(lead)
+        if a != b:
+            parent[a] = b
+            why.setdefault(child, f"{reason} {found[lead].signature}")
+
+    # Same operation, same kernel function.
+    for i in range(len(found)):
+        for j in range(i):
+            if _site(found[i]) is not None and _site(found[i]) == _site(found[j]):
+                join(i, j, SAME_SITE)
+    # Shown by another's minimal program: attach to one bug only.
+    for i, finding in enumerate(found):
+        hosts = [
+            j for j, other in enumerate(found)
+            if j != i and finding.signature in _classes(other) and _outranks(other, finding, j, i)
+        ]
+        if not hosts:
+            continue
+        join(i, min(hosts, key=lambda j: (_closeness(found[j], finding), j)), SHOWN)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(found)):
+        groups.setdefault(root(i), []).append(i)
+    bugs = []
+    for members in groups.values():
+        lead = min(members, key=lambda i: (family_rank(found[i].signature), i))
+        ordered = [lead, *(i for i in members if i != lead)]
+        bug = Bug(impl, found[lead], [found[i] for i in ordered])
+        for i in ordered[1:]:
+            bug.reasons[found[i].signature] = why.get(i, f"grouped with {found[lead].signature}")
+        bugs.append(bug)
+    return bugs
+
+
+def _outranks(host: Finding, guest: Finding, host_index: int, guest_index: int) -> bool:
+    """Whether `guest` may be a symptom of `host`: host's class ranks higher (ties: found
+    earlier), so two bugs never take each other as a symptom."""
+    return (family_rank(host.signature), host_index) < (family_rank(guest.signature), guest_index)
+
+
+def _closeness(host: Finding, guest: Finding) -> int:
+    """0: both first show at the same operation in the same kernel function; 1: in the same
+    kernel function; 2: elsewhere."""
+    host_site, guest_site = _site(host), _site(guest)
+    if host_site is None or guest_site is None:
+        return 2
+    if host_site == guest_site:
+        return 0
+    return 1 if host_site[1] == guest_site[1] else 2
+
+
+def _classes(finding: Finding) -> tuple[str, ...]:
+    if finding.judgement is None or finding.judgement.divergence is None:
+        return (finding.signature,)
+    return tuple(finding.judgement.divergence.classes)
+
+
+def _site(finding: Finding) -> tuple[str, str] | None:
+    """(operation text, kernel function) where the finding's primary class first shows."""
+    from ptediff.dsl.printer import format_op
+    from ptediff.impls.base import entry_function
+
+    if finding.op is None:
+        return None
+    ops = finding.program.ops()
+    if not 0 <= finding.op < len(ops):
+        return None
+    op = ops[finding.op]
+    family, _, detail = finding.signature.partition(":")
+    function = detail if family in FUNCTION_FAMILIES else entry_function(op)
+    return format_op(op, with_expect=False), function

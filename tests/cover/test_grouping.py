@@ -1,0 +1,86 @@
+"""Findings grouped by root cause (`ptediff.search.grouping`), on the seven classes a long
+prefix hunt reports for the four folded fixes (their minimal programs, as the hunt left them)."""
+
+from __future__ import annotations
+
+import pytest
+from ptediff.dsl.parse import parse
+from ptediff.judge.check import check_located
+from ptediff.search.findings import Finding, ProgramSize
+from ptediff.search.grouping import SAME_SITE, SHOWN, group_findings
+
+RACE = (
+    "map      p0 0x1000 1 rw\n"
+    "fault    p0 0x1000 write 0x1\n"
+    "parallel {\n"
+    "  thread { %s }\n"
+    "  thread { %s }\n"
+    "} schedule %s\n"
+)
+FIX1 = RACE % ("fork p0 p1", "migrate p0 0x1000 1 unlocked", "0 0 0 0 1 1 1 1 1 1 1")
+FIX3 = RACE % ("migrate p0 0x1000 1 unlocked", "fork p0 p1", "0 0 0 0 0 1 1 1 1 1 1")
+PREFIX_HUNT = [
+    ("kmap-leak:remove_migration_pte",
+     "config highpte=on\nmap p0 0x1000 1 rw\nfault p0 0x1000 write 0x1\nmigrate p0 0x1000 1\n"),
+    ("kernel-bug:sys_swapon", "config swap_bits=2\nswapon 1\nswapon 1\nswapon 1\n"),
+    ("orphan-migration-entry", FIX1),
+    ("pte-writable",
+     "map p0 0x1000 1 rw\nfault p0 0x1000 write 0x1\nfork p0 p1\nfork p0 p2\nexit p0\n"
+     "parallel {\n thread { migrate p2 0x1000 1 }\n thread { fork p1 p3 }\n}"
+     " schedule 0 0 0 0 0 0 0 1 1 1 1 1 1\nmunmap p2 0x1000 1\nexit p1\n"),
+    ("shared-writable", FIX3),
+    ("use-after-free:page", FIX1 + "migrate  p0 0x1000 0\n"),
+    ("writable-in-readonly-vma",
+     FIX3.replace("parallel", "mprotect p0 0x1000 1 r\nparallel", 1) + "munmap p0 0x1000 1\n"),
+]
+
+
+def finding(impl: str, cls: str, text: str, order: int) -> Finding:
+    program = parse(text)
+    judgement = check_located(program, impl, check_invariants=False)
+    assert judgement.divergence is not None and judgement.divergence.primary.cls == cls
+    return Finding(impl, cls, judgement.divergence.primary.op, 100 * (order + 1), order + 1.0,
+                   program, program, judgement, ProgramSize.of(program, 0), "threads")
+
+
+@pytest.fixture(scope="module")
+def prefix_findings() -> list[Finding]:
+    return [finding("prefix", cls, text, i) for i, (cls, text) in enumerate(PREFIX_HUNT)]
+
+
+def test_seven_classes_on_prefix_are_four_bugs(prefix_findings: list[Finding]) -> None:
+    bugs = group_findings(prefix_findings)
+    assert [bug.classes for bug in bugs] == [
+        ["kmap-leak:remove_migration_pte"],
+        ["kernel-bug:sys_swapon"],
+        ["use-after-free:page", "orphan-migration-entry"],
+        ["shared-writable", "pte-writable", "writable-in-readonly-vma"],
+    ]
+    fix1, fix3 = bugs[2], bugs[3]
+    assert fix1.reasons == {
+        "orphan-migration-entry": f"{SHOWN} use-after-free:page"
+    }
+    assert fix3.reasons == {
+        "pte-writable": f"{SHOWN} shared-writable",
+        "writable-in-readonly-vma": f"{SAME_SITE} shared-writable",
+    }
+    assert fix1.first.signature == "orphan-migration-entry"  # found before its lead
+    assert fix3.symptoms[:2] == ["shared-writable", "writable-in-readonly-vma"]
+
+
+def test_a_low_ranked_class_joins_one_bug_only(prefix_findings: list[Finding]) -> None:
+    # pte-writable shows in the fix-1 race too; it joins the bug that first shows in the same
+    # kernel function (sys_move_pages), and does not chain fix 1 to fix 3.
+    bugs = group_findings(prefix_findings)
+    owners = [bug.lead.signature for bug in bugs if "pte-writable" in bug.classes]
+    assert owners == ["shared-writable"]
+
+
+def test_each_implementation_is_grouped_on_its_own(prefix_findings: list[Finding]) -> None:
+    fix1 = [finding("prefix-anon-vma-head", "orphan-migration-entry", FIX1, 0)]
+    bugs = group_findings([*fix1, *prefix_findings[2:3]])
+    assert [(bug.impl, bug.classes) for bug in bugs] == [
+        ("prefix-anon-vma-head", ["orphan-migration-entry"]),
+        ("prefix", ["orphan-migration-entry"]),
+    ]
+    assert group_findings([]) == []
