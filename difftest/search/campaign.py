@@ -36,7 +36,7 @@ def replay(
     observe: Observer | Callable[..., None] | None,
     coverage: KernelCoverage | None,
     *,
-    check_invariants: bool,
+    check_invariants: bool | str,
     schedule_variants: int,
 ) -> list[DivergenceFound]:
     """Run stored failures (a campaign database's) before any search: each divergence class
