@@ -123,12 +123,12 @@ def _worker(index: int, campaign: Campaign, max_examples: int | None, outbox: An
             last[0] = now
             outbox.put(("progress", index, now, examples, found))
 
-    from ptediff.search.hunt import Interrupted
+    from ptediff.search.interrupts import interrupt
 
-    def stop(_signum: int, _frame: Any) -> None:
-        raise Interrupted("SIGTERM")
+    def stop(signum: int, _frame: Any) -> None:
+        interrupt(signal.Signals(signum).name)  # recorded: a swallowed raise comes back
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's handlers
+    signal.signal(signal.SIGINT, stop)  # not the parent's handlers
     signal.signal(signal.SIGTERM, stop)
     try:
         base = profiles.profile(campaign.profile)
