@@ -194,3 +194,58 @@ def _registered_names() -> list[str]:
     from ptediff.dsl.values import registered_impls
 
     return list(registered_impls())
+
+
+# --------------------------------------------------------------------------------------------
+# Campaigns: the fuzz targets of ptediff.fuzz and the `ptediff-db` hypothesis profile.
+
+
+def _register_campaign_profile() -> None:
+    """`--hypothesis-profile ptediff-db`: hypothesis's default settings with the example
+    database PTEDIFF_DB names (a directory or redis://HOST:PORT/N), for HypoFuzz and pytest."""
+    import os
+    import sys
+
+    spec = os.environ.get("PTEDIFF_DB")
+    if not spec:
+        return
+    from hypothesis import settings
+    from ptediff.search.database import open_database
+
+    try:
+        settings.register_profile("ptediff-db", database=open_database(spec))
+    except PtediffError as error:
+        print(f"ptediff: PTEDIFF_DB: {error}", file=sys.stderr)
+
+
+_register_campaign_profile()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Record each collected fuzz target's node id in the example database in force, so that
+    `ptediff hunt --db` finds the key its failures are stored under (HypoFuzz and hypothesis
+    derive it from the node id)."""
+    targets = [item.nodeid for item in items if _is_fuzz_target(item)]
+    if not targets:
+        return
+    from hypothesis import settings
+    from ptediff.search.database import record_fuzz_target
+
+    database = settings().database
+    if database is not None:
+        for node_id in targets:
+            record_fuzz_target(database, node_id)
+
+
+def _is_fuzz_target(item: pytest.Item) -> bool:
+    """A test of ptediff.fuzz, however pytest imported the file (by path, the module may be
+    named after the repository folder)."""
+    if not isinstance(item, pytest.Function) or item.originalname != FUZZ_TEST:
+        return False
+    from ptediff import fuzz
+
+    return item.path.resolve() == Path(fuzz.__file__).resolve()
+
+
+FUZZ_TEST = "test_impl_agrees_with_spec"
+

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TextIO
 
 from ptediff.cli.campaign import campaign_of
 from ptediff.cli.implementations import resolve_impls
@@ -104,8 +101,10 @@ def cmd_hunt(args: argparse.Namespace) -> int:
 
         check_writable(args.save)
     campaign = campaign_of(args, chosen, seconds)
+    from ptediff.search.interrupts import signals_interrupt
+
     try:
-        with _sigterm_interrupts():
+        with signals_interrupt():
             found = run_campaign(args.jobs, campaign, progress)
     except BaseException:
         if progress is not None:
@@ -128,26 +127,6 @@ def cmd_hunt(args: argparse.Namespace) -> int:
         return EXIT_SIGTERM if found.signal == "SIGTERM" else EXIT_SIGINT
     surprises = [f for f in findings if not f.expected]
     return EXIT_UNEXPECTED if surprises or found.errors else EXIT_OK
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """While the hunt runs, SIGTERM (what CI and `timeout` send) ends it like Ctrl-C: with the
-    report so far. The old handler comes back afterwards."""
-    from ptediff.search.hunt import Interrupted
-
-    def stop(signum: int, frame: Any) -> None:
-        raise Interrupted("SIGTERM")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def reverts_something(impl: str) -> bool:

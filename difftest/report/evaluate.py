@@ -108,8 +108,8 @@ def targets(ev: Evaluation) -> list[Target]:
     out = []
     if HUNT in ev.strategies:
         limit = min(SOLVE_TARGET_SECONDS, ev.budget)
-        hunt = [s for s in ev.summaries() if s.strategy == HUNT]
-        mutants = [s for s in hunt if s.task.startswith("mutant:")]
+        hunt_rows = [s for s in ev.summaries() if s.strategy == HUNT]
+        mutants = [s for s in hunt_rows if s.task.startswith("mutant:")]
         within = [s for s in mutants if s.solved == s.seeds and (s.seconds[2] or 0) <= limit]
         out.append(Target(
             f"hunt solves every catalogue mutant within {limit:g} s, every seed",

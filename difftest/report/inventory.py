@@ -53,7 +53,7 @@ def mutants_blocks(catalogue: Mapping[str, type]) -> list[Block]:
             getattr(cls, "AREA", ""),
             f"{getattr(cls, 'FUNCTION', '')} in {getattr(cls, 'FILE', '')}",
             getattr(cls, "REVERTS", ""),
-            "equivalent: " + cls.EQUIVALENT if getattr(cls, "EQUIVALENT", "") else "witness",
+            _observable(cls),
         ]
         for name, cls in catalogue.items()
     ]
@@ -64,3 +64,9 @@ def mutants_blocks(catalogue: Mapping[str, type]) -> list[Block]:
 def class_path(cls: type) -> str:
     """`package.module:Class`, the form `--impl` accepts."""
     return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _observable(cls: type) -> str:
+    """How a mutant is observed: by its witness program, or never (and why)."""
+    why: str = getattr(cls, "EQUIVALENT", "")
+    return f"equivalent: {why}" if why else "witness"

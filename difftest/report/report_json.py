@@ -87,7 +87,7 @@ def error_json(error: PtediffError) -> Json:
 
 
 def impls_json(registry: Mapping[str, type], mutants: Mapping[str, type] | None = None) -> Json:
-    extra: dict[str, Json] = {}
+    extra: dict[str, Any] = {}
     if mutants is not None:
         extra["mutants"] = [
             {

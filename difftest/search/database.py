@@ -85,7 +85,7 @@ def without_reuse(phases: Sequence[Phase]) -> tuple[Phase, ...]:
     return tuple(phase for phase in phases if phase is not Phase.reuse)
 
 
-def test_key(test: object, node_id: str | None = None) -> bytes:
+def database_key(test: object, node_id: str | None = None) -> bytes:
     """The database key hypothesis (or HypoFuzz, which passes the node id) gives a @given test."""
     inner = test.hypothesis.inner_test  # type: ignore[attr-defined]
     had = hasattr(inner, "_hypothesis_internal_add_digest")
@@ -107,7 +107,7 @@ def hunt_key() -> bytes:
     """The key the hunt's chunks save their failures under."""
     from ptediff.search.property import differential_test
 
-    return test_key(differential_test(()))
+    return database_key(differential_test(()))
 
 
 def record_fuzz_target(database: ExampleDatabase, node_id: str) -> None:
@@ -121,7 +121,7 @@ def campaign_keys(database: ExampleDatabase) -> list[bytes]:
     if node_ids:
         from ptediff import fuzz
 
-        keys.extend(test_key(fuzz.test_impl_agrees_with_spec, node_id) for node_id in node_ids)
+        keys.extend(database_key(fuzz.test_impl_agrees_with_spec, node_id) for node_id in node_ids)
     return keys
 
 

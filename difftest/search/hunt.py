@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import seed as with_seed
@@ -38,10 +37,12 @@ from ptediff.judge.check import check, check_located
 from ptediff.judge.classify import classify
 from ptediff.judge.differ import Judgement
 from ptediff.search import profiles
+from ptediff.search.campaign import Exchange, replay
 from ptediff.search.coverage import KernelCoverage
 from ptediff.search.crash_shrink import simplify_crash
 from ptediff.search.database import campaign_keys, stored_programs, without_reuse
 from ptediff.search.findings import Finding, HuntReport, ProgramSize
+from ptediff.search.interrupts import raise_if_interrupted
 from ptediff.search.property import (
     BudgetSpent,
     ClassKey,
@@ -72,18 +73,6 @@ Progress = Callable[[int, int, float | None], None]
 
 class HuntError(PtediffError):
     """A hunt that cannot start: a bad budget or an unknown profile."""
-
-
-class Exchange(Protocol):
-    """How parallel workers of one campaign (`ptediff.search.jobs`) share what each found."""
-
-    def found_elsewhere(self) -> Collection[ClassKey]:
-        """Classes other workers found since the last call: this worker stops looking."""
-        ...
-
-    def announce(self, keys: Collection[ClassKey]) -> None:
-        """Classes this worker has just found."""
-        ...
 
 
 def hunt(
@@ -132,7 +121,10 @@ def hunt(
     if database is not None:
         replayed = stored_programs(database, campaign_keys(database), strategy)
         report.replayed = len(replayed)
-        for divergence in search.replay(replayed):
+        for divergence in replay(
+            replayed, search.named, frozenset(search.found), search.observe, report.coverage,
+            check_invariants=check_invariants, schedule_variants=SCHEDULE_VARIANTS,
+        ):
             if divergence.key in search.found:  # already found as another's twin
                 continue
             search.found.add(divergence.key)
@@ -173,6 +165,7 @@ def hunt(
                     phases=without_reuse(tuple(chunk_settings.phases)),
                 )
             chunk_seed = _chunk_seed(seed, report.chunks, base.derandomize)
+            raise_if_interrupted()
             pending = list(search.run_chunk(chunk_settings, chunk_seed))
             while pending:
                 divergence = pending[0]
@@ -206,14 +199,6 @@ def _all_found(wanted: set[tuple[str, str]], found: set[ClassKey]) -> bool:
         key in found or (key[1] == ANY_CLASS and any(impl == key[0] for impl, _ in found))
         for key in wanted
     )
-
-
-class Interrupted(KeyboardInterrupt):
-    """A signal that ends a hunt like Ctrl-C does (the CLI raises it for SIGTERM)."""
-
-    def __init__(self, signal: str) -> None:
-        super().__init__(signal)
-        self.signal = signal
 
 
 def _keep_unsimplified(
@@ -356,32 +341,6 @@ class _Search:
         else:
             return []
         new = {d.key: d for d in divergences if d.key not in self.found}
-        return sorted(new.values(), key=lambda d: (self.report.impls.index(d.impl), d.cls))
-
-
-    def replay(self, programs: Sequence[Program]) -> list[DivergenceFound]:
-        """Run stored failures (a campaign database's) before any search: each divergence
-        class they show is a finding, first seen at its program."""
-        new: dict[ClassKey, DivergenceFound] = {}
-        for program in programs:
-            first = True
-            while True:  # the property raises one class per run: go on until none is new
-                prop = DifferentialProperty(
-                    self.named,
-                    check_invariants=self.check_invariants,
-                    ignore=frozenset(self.found | set(new)),
-                    observer=self.observe if first else None,
-                    schedule_variants=SCHEDULE_VARIANTS,
-                    race=True,
-                    coverage=self.report.coverage if first else None,
-                )
-                first = False
-                try:
-                    prop(program)
-                except DivergenceFound as divergence:
-                    new[divergence.key] = divergence
-                    continue
-                break
         return sorted(new.values(), key=lambda d: (self.report.impls.index(d.impl), d.cls))
 
 

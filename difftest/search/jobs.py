@@ -28,7 +28,8 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,13 +113,23 @@ def _worker(index: int, campaign: Campaign, max_examples: int | None, outbox: An
     from ptediff.search.observe import observing
 
     last = [0.0]
+    parent = os.getppid()
 
     def progress(examples: int, found: int, _left: float | None) -> None:
+        if os.getppid() != parent:  # the parent is gone (killed): nobody reads the report
+            raise KeyboardInterrupt
         now = time.monotonic()
         if now - last[0] >= PROGRESS_INTERVAL:
             last[0] = now
             outbox.put(("progress", index, now, examples, found))
 
+    from ptediff.search.interrupts import interrupt
+
+    def stop(signum: int, _frame: Any) -> None:
+        interrupt(signal.Signals(signum).name)  # recorded: a swallowed raise comes back
+
+    signal.signal(signal.SIGINT, stop)  # not the parent's handlers
+    signal.signal(signal.SIGTERM, stop)
     try:
         base = profiles.profile(campaign.profile)
         database = open_database(campaign.database) if campaign.database else None
@@ -227,30 +238,35 @@ def hunt_jobs(jobs: int, campaign: Campaign, progress: Progress | None = None) -
         )
         for i, examples in enumerate(split_examples(campaign.max_examples, jobs))
     ]
-    for worker in workers:
-        worker.start()
     reports: dict[int, HuntReport] = {}
     errors: dict[int, str] = {}
-    interrupted: str | None = None  # the signal that ended the campaign early
-    while len(reports) + len(errors) < jobs:
-        try:
-            message = outbox.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            for i, worker in enumerate(workers):  # a worker that died without a word
-                if i not in reports and i not in errors and worker.exitcode not in (None, 0):
-                    errors[i] = f"worker exited with status {worker.exitcode}"
-            continue
-        except KeyboardInterrupt as stop:  # the workers got it too (same process group)
-            interrupted = getattr(stop, "signal", "SIGINT")
-            _interrupt_stragglers(workers, reports, errors)
-            continue
-        _handle(message, state, inboxes, reports, errors, progress, campaign)
+    stops: list[str] = []  # signals received, first one first
+    # From before the first fork: a signal during start-up is noted and relayed like any other
+    # (raised here, it would leave workers blocked on reports nobody reads).
+    relayed: set[int] = set()
+    with _stopping_on_signals(
+        stops, lambda: _interrupt_workers(workers, reports, errors, relayed)
+    ):
+        for worker in workers:
+            worker.start()
+        if stops and (len(stops) > 1 or stops[0] != "SIGINT"):
+            _interrupt_workers(workers, reports, errors, relayed)  # some started after it
+        while len(reports) + len(errors) < jobs:
+            try:
+                message = outbox.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                for i, worker in enumerate(workers):  # a worker that died without a word
+                    if i not in reports and i not in errors and worker.exitcode not in (None, 0):
+                        errors[i] = f"worker exited with status {worker.exitcode}"
+                continue
+            _handle(message, state, inboxes, reports, errors, progress, campaign)
+    interrupted = stops[0] if stops else None
     for worker in workers:
         worker.join(timeout=5)
     merged = merge(campaign, [reports[i] for i in sorted(reports)], state)
     merged.errors.extend(f"worker {i}: {errors[i]}" for i in sorted(errors))
     merged.interrupted = merged.interrupted or interrupted is not None
-    merged.signal = merged.signal or interrupted
+    merged.signal = interrupted or merged.signal  # what stopped the campaign, not its relay
     merged.jobs = jobs
     return merged
 
@@ -280,11 +296,42 @@ def _handle(message: tuple, state: _Progress, inboxes: Sequence[Any], reports: d
         progress(state.examples(), len(state.found), left)
 
 
-def _interrupt_stragglers(workers: Sequence[Any], reports: dict, errors: dict) -> None:
-    """A Ctrl-C sent to this process alone: pass it on to workers still hunting."""
-    time.sleep(1.0)
+@contextmanager
+def _stopping_on_signals(stops: list[str], relay: Callable[[], None]) -> Iterator[None]:
+    """While the parent waits for its workers, Ctrl-C and SIGTERM only note the signal (an
+    exception there could leave a worker's report unread). Ctrl-C at a terminal reaches the
+    workers too (one process group), and each ends its hunt with what it found; a second signal
+    there could cut that short. SIGTERM (timeout, CI) or a second Ctrl-C reaches this process
+    alone, which relays it to the workers as Ctrl-C."""
+
+    def note(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        stops.append(name)
+        if len(stops) > 1 or name != "SIGINT":
+            relay()
+
+    try:
+        previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt_workers(
+    workers: Sequence[Any], reports: dict, errors: dict, relayed: set[int]
+) -> None:
+    """End the hunts of workers still running, as Ctrl-C would (once each: a second signal
+    could cut short the report it is finishing)."""
     for i, worker in enumerate(workers):
-        if i not in reports and i not in errors and worker.is_alive() and worker.pid:
+        if i in relayed or worker.pid is None:  # relayed already, or not started yet
+            continue
+        if i not in reports and i not in errors and worker.is_alive():
+            relayed.add(i)
             os.kill(worker.pid, signal.SIGINT)
 
 

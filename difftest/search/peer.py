@@ -131,7 +131,7 @@ def random_program(rng: random.Random, max_ops: int = MAX_OPS, nodes: int = 2) -
         if kind == PARALLEL and room >= 2:
             budget = min(room, MAX_BLOCK_OPS)
             n_threads = rng.randint(2, min(MAX_THREADS, budget))
-            threads = []
+            threads: list[Thread] = []
             base = list(live)
             for index in range(n_threads):
                 left = budget - sum(len(t.ops) for t in threads) - (n_threads - index - 1)

@@ -34,6 +34,7 @@ from ptediff.judge.check import spec_outcomes
 from ptediff.judge.differ import Judgement, judge
 from ptediff.search import features
 from ptediff.search.coverage import KernelCoverage
+from ptediff.search.interrupts import raise_if_interrupted
 from ptediff.search.race import RACE_TARGETS, promising, race_runs, race_targets
 from ptediff.search.strategies import normalize_schedule, programs
 
@@ -148,6 +149,7 @@ class DifferentialProperty:
     )
 
     def __call__(self, program: Program) -> None:
+        raise_if_interrupted()
         if self._calls_since_failure is not None:
             self._calls_since_failure += 1
         known = program in self._runs or program in self._failing

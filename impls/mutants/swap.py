@@ -92,7 +92,7 @@ class SwapinNoSwapFree(Mutant):
         """do_swap_page() during which swap_free() does nothing."""
         self._in_swapin = True
         try:
-            return (yield from super().do_swap_page(mm, vma, addr, orig, write))
+            yield from super().do_swap_page(mm, vma, addr, orig, write)
         finally:
             self._in_swapin = False
 

@@ -22,7 +22,8 @@ from ptediff.impls import Kernel, sched
 from ptediff.judge.check import check
 from ptediff.search import hunt as hunt_module
 from ptediff.search.findings import HuntReport
-from ptediff.search.hunt import Interrupted, hunt
+from ptediff.search.hunt import hunt
+from ptediff.search.interrupts import Interrupted
 from ptediff.search.regressions import SaveError, save
 from ptediff.search.strategies import programs
 from test_report_schema import validate_report
