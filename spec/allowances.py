@@ -17,9 +17,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ptediff.core.outcome import ERRNO
-from ptediff.core.program import PAGE_SIZE, Exit, Fault, Madvise, Migrate, Munmap, Op, Pageout
+from ptediff.core.program import (
+    PAGE_SIZE,
+    Exit,
+    Fault,
+    Madvise,
+    Migrate,
+    Mlock,
+    Munmap,
+    Op,
+    Pageout,
+)
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
+from ptediff.spec.mlock import flags_only
+from ptediff.spec.ops import apply
 from ptediff.spec.paging import (
     migration_lookup,
     migration_target,
@@ -283,6 +295,32 @@ def migrate_unlocked_vanished(
                    frozenset(("migrate-unlocked-vanished",)))]
 
 
+def mlock_flags_first(
+    s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    """A migrate or pageout that another mm's mlock has not yet made wait: mlock_fixup sets
+    VM_LOCKED before make_pages_present faults the range in, and reclaim and migration of
+    another mm take none of this mm's locks, so they may see the vma locked while it still
+    maps the page shared with them (try_to_unmap's SWAP_FAIL)."""
+    if not isinstance(op, Migrate | Pageout):
+        return []
+    branches = []
+    for other in concurrent:
+        mlock = other.op
+        if not isinstance(mlock, Mlock) or (mlock.proc == op.proc and not (
+                isinstance(op, Migrate) and op.unlocked)):
+            continue  # the same mm: mmap_sem orders them (mlock holds it for write)
+        after = s.clone()
+        changed = flags_only(after, mlock, True)
+        if not changed:
+            continue
+        result = apply(after, op, op_id)
+        for start, end in changed:  # the mlock itself, run later, sets them and faults
+            flags_only(after, Mlock(mlock.proc, start, (end - start) // PAGE_SIZE), False)
+        branches.append(Branch(after, {op_id: result}, frozenset(("mlock-flags-first",))))
+    return branches
+
+
 def access_after_fault(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
@@ -320,6 +358,12 @@ ALLOWANCES: tuple[Allowance, ...] = (
         "pageout-busy",
         "a pageout of a page another migrate, pageout or fault holds may leave it resident",
         pageout_busy,
+    ),
+    Allowance(
+        "mlock-flags-first",
+        "a migrate or pageout racing another process's mlock may see its vma locked before "
+        "the mlock has faulted the range in (the shared page is then not unmapped there)",
+        mlock_flags_first,
     ),
     Allowance(
         "access-after-fault",
