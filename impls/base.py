@@ -20,6 +20,7 @@ from ptediff.impls.gup import Gup
 from ptediff.impls.madvise import Madvise
 from ptediff.impls.memory import Memory
 from ptediff.impls.migrate import Migrate
+from ptediff.impls.mlock import Mlock
 from ptediff.impls.mmap import Mmap
 from ptediff.impls.mprotect import Mprotect
 from ptediff.impls.observe import Observe
@@ -47,6 +48,8 @@ ENTRY: dict[type[Op], str] = {
     ast.Unpin: "page_cache_release",
     ast.Pinread: "pin_access",
     ast.Pinwrite: "pin_access",
+    ast.Mlock: "sys_mlock",
+    ast.Munlock: "sys_munlock",
 }
 
 
@@ -61,7 +64,8 @@ def entry_function(op: Op) -> str:
 
 
 class Kernel(
-    Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe, Madvise, Gup
+    Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe, Madvise, Gup,
+    Mlock,
 ):
     """The post-fix model of the kernel at 0697212a (completed swapless migration flow)."""
 
@@ -110,6 +114,10 @@ class Kernel(
             return (yield from self.sys_pin(mm, op))
         if isinstance(op, ast.Madvise):
             return (yield from self.sys_madvise(mm, op.addr, op.npages, op.advice))
+        if isinstance(op, ast.Mlock):
+            return (yield from self.sys_mlock(mm, op.addr, op.npages))
+        if isinstance(op, ast.Munlock):
+            return (yield from self.sys_munlock(mm, op.addr, op.npages))
         if isinstance(op, ast.StateCheck):
             return (yield from self.state_check(mm, op))
         raise TypeError(f"unknown operation {op!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ptediff.core.outcome import ERRNO
 from ptediff.core.program import PAGE_SIZE, Exit, Fork, Map, Mprotect, Munmap, Prot, Result
 from ptediff.spec.state import TABLE_SPAN, Present, SpecState, Swapped, Vma
@@ -76,7 +78,8 @@ def _change_prot(s: SpecState, proc: str, vma: Vma, start: int, end: int, prot: 
 def do_fork(s: SpecState, op: Fork) -> Result:
     """The child gets every vma; the ptes of vmas that have had an anonymous page are shared
     (present ones become read-only on both sides), the others are left for faults to refill."""
-    s.vmas[op.child] = s.vmas[op.parent]
+    # dup_mmap clears VM_LOCKED in the child: mlock is not inherited
+    s.vmas[op.child] = tuple(replace(v, locked=False) for v in s.vmas[op.parent])
     for vma in s.vmas[op.parent]:
         if not vma.anon:
             continue

@@ -13,7 +13,9 @@ from ptediff.core.program import (
     Madvise,
     Map,
     Migrate,
+    Mlock,
     Mprotect,
+    Munlock,
     Munmap,
     Op,
     Pageout,
@@ -28,6 +30,7 @@ from ptediff.core.program import (
 from ptediff.spec.fault import do_fault
 from ptediff.spec.madvise import do_madvise
 from ptediff.spec.mapping import do_exit, do_fork, do_map, do_mprotect, do_munmap
+from ptediff.spec.mlock import do_mlock, do_munlock
 from ptediff.spec.observe import do_state_check
 from ptediff.spec.paging import do_migrate, do_pageout, do_swapon
 from ptediff.spec.pins import do_pin, do_pinread, do_pinwrite, do_unpin
@@ -49,6 +52,8 @@ OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
     Unpin: do_unpin,
     Pinread: do_pinread,
     Pinwrite: do_pinwrite,
+    Mlock: do_mlock,
+    Munlock: do_munlock,
 }
 
 

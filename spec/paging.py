@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ptediff.core.outcome import ERRNO
 from ptediff.core.program import Migrate, Pageout, Result, Swapon
+from ptediff.spec.mlock import has_locked_mapper, unmap_until_locked
 from ptediff.spec.state import Present, SpecState, Swapped
 from ptediff.spec.swap import max_swapfiles
 
@@ -49,9 +50,9 @@ def reclaim(s: SpecState, page: int) -> bool:
     if slot is None:
         return False
     s.slots[slot] = s.pages[page].data
-    for key in s.mappers(page):
-        s.ptes[key] = Swapped(slot)
-    if s.pinned(page):
+    # An mlocked mapper stops the anon_vma walk (SWAP_FAIL): the ptes before it are swap ptes
+    # already, and the page stays in the swap cache (add_to_swap came first).
+    if unmap_until_locked(s, page, slot) or s.pinned(page):
         s.update_page(page, swap_copy=slot)
     else:
         del s.pages[page]
@@ -76,6 +77,11 @@ def do_migrate(s: SpecState, op: Migrate) -> Result:
         return -ERRNO["ENOENT"]
     if s.pages[pte.page].node == op.node:
         return op.node
+    if has_locked_mapper(s, pte.page):
+        # try_to_unmap's SWAP_FAIL: unmap_and_move restores the migration entries it made
+        # and gives -EPERM for good; plain swap ptes of a swap-cache page stay.
+        unmap_until_locked(s, pte.page, s.pages[pte.page].swap_copy)
+        return -ERRNO["EPERM"]
     if s.pinned(pte.page):
         pinned_migration(s, pte.page)
         return -ERRNO["EAGAIN"]
@@ -107,6 +113,8 @@ def migration_target(s: SpecState, op: Migrate) -> int | None:
     """The page a migrate would really move (None: an error, already on the node, pinned)."""
     page = migration_lookup(s, op)
     if page is None or s.pages[page].node == op.node or s.pinned(page):
+        return None
+    if has_locked_mapper(s, page):
         return None
     return page
 

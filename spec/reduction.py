@@ -30,6 +30,7 @@ from ptediff.core.program import (
     Fault,
     Fork,
     Madvise,
+    Mlock,
     Munmap,
     Op,
     Pageout,
@@ -78,7 +79,7 @@ def uses_swap_now(s: SpecState, op: Op) -> bool:
         return isinstance(s.ptes.get((op.proc, op.addr)), Swapped)
     if isinstance(op, Exit):
         return any(isinstance(p, Swapped) for k, p in s.ptes.items() if k[0] == op.proc)
-    if isinstance(op, Munmap | Madvise):
+    if isinstance(op, Munmap | Madvise | Mlock):  # mlock's faults swap pages in
         end = op.addr + op.npages * PAGE_SIZE
         return any(
             isinstance(p, Swapped) for (proc, addr), p in s.ptes.items()
@@ -89,7 +90,7 @@ def uses_swap_now(s: SpecState, op: Op) -> bool:
 
 def may_use_swap(op: Op) -> bool:
     """Whether `op` may use the global swap state in some later state (a conservative test)."""
-    return isinstance(op, Swapon | Pageout | Fault | Exit | Munmap | Madvise | Pin)
+    return isinstance(op, Swapon | Pageout | Fault | Exit | Munmap | Madvise | Pin | Mlock)
 
 
 @dataclass(frozen=True)

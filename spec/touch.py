@@ -13,6 +13,7 @@ from ptediff.core.program import (
     Fork,
     Madvise,
     Migrate,
+    Mlock,
     Munmap,
     Op,
     Pageout,
@@ -32,7 +33,7 @@ def pages_touched(s: SpecState, op: Op) -> set[int]:
         keys = [k for k in s.keys_of(op.parent) if isinstance(s.ptes[k], Present)]
     elif isinstance(op, Exit) and op.proc in s.vmas:
         keys = s.keys_of(op.proc)
-    elif isinstance(op, Munmap | Madvise) and op.proc in s.vmas:
+    elif isinstance(op, Munmap | Madvise | Mlock) and op.proc in s.vmas:
         end = op.addr + op.npages * PAGE_SIZE
         keys = [k for k in s.keys_of(op.proc) if op.addr <= k[1] < end]
     pages: set[int] = set()

@@ -246,6 +246,35 @@ class Madvise(Op):
 
 
 @dataclass(frozen=True)
+class Mlock(Op):
+    """mlock(addr, npages pages): set VM_LOCKED on the range and fault every page in (written
+    pages for a writable vma, read ones otherwise); reclaim and migration then leave it."""
+
+    KIND: ClassVar[str] = "mlock"
+    proc: str
+    addr: int
+    npages: int
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
+class Munlock(Op):
+    """munlock(addr, npages pages): clear VM_LOCKED on the range (the pages stay mapped)."""
+
+    KIND: ClassVar[str] = "munlock"
+    proc: str
+    addr: int
+    npages: int
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        return (self.proc,)
+
+
+@dataclass(frozen=True)
 class Pin(Op):
     """get_user_pages() of one page, held as O_DIRECT or vmsplice holds it: a page reference.
 
@@ -377,7 +406,7 @@ def state_check_result(check: StateCheck, kind: str, writable: bool = False) -> 
 OP_KINDS: dict[str, type[Op]] = {
     cls.KIND: cls
     for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout, StateCheck,
-                Madvise, Pin, Unpin, Pinread, Pinwrite)
+                Madvise, Pin, Unpin, Pinread, Pinwrite, Mlock, Munlock)
 }
 
 

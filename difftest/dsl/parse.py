@@ -18,6 +18,7 @@ The language (grammar/pte.lark is the authority):
     madvise  p0 0x1000 2 dontneed              PROC ADDR NPAGES ADVICE (dontneed)
     pin      p0 0x1000 write                   PROC ADDR [write]: pins are 0, 1, ... in order
     pinwrite 0 0x5                             PIN VALUE (write pins); also pinread PIN, unpin PIN
+    mlock    p0 0x1000 2                       PROC ADDR NPAGES; also munlock PROC ADDR NPAGES
     expect   p0 0x1000 present writable        state check: present [writable|readonly] | swapped
                                                | none (must hold in every outcome the spec allows)
     parallel {

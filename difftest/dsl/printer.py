@@ -39,7 +39,9 @@ from ptediff.core.program import (
     Madvise,
     Map,
     Migrate,
+    Mlock,
     Mprotect,
+    Munlock,
     Munmap,
     Op,
     Pageout,
@@ -275,6 +277,8 @@ def _arguments(op: Op) -> list[str]:
         return [num("pin"), num("value", hex)]
     if isinstance(op, Madvise):
         return [op.proc, num("addr", hex), num("npages"), op.advice]
+    if isinstance(op, Mlock | Munlock):
+        return [op.proc, num("addr", hex), num("npages")]
     if isinstance(op, StateCheck):
         return [op.proc, num("addr", hex), *op.words]
     raise TypeError(f"no printed form for {type(op).__name__}")

@@ -21,7 +21,9 @@ from ptediff.core.program import (
     Madvise,
     Map,
     Migrate,
+    Mlock,
     Mprotect,
+    Munlock,
     Munmap,
     Op,
     Pageout,
@@ -251,6 +253,12 @@ class ToProgram(Transformer[Token, Program]):
         except Problem as problem:
             raise self.fail(problem, _pos(c[4])) from None
         return self._op(Madvise, c, proc=c[1], addr=c[2], npages=c[3], advice=advice)
+
+    def mlock(self, c: list[Any]) -> Op:
+        return self._op(Mlock, c, proc=c[1], addr=c[2], npages=c[3])
+
+    def munlock(self, c: list[Any]) -> Op:
+        return self._op(Munlock, c, proc=c[1], addr=c[2], npages=c[3])
 
     def pin(self, c: list[Any]) -> Op:
         # The transformer builds operations in source order, which is op-id order: the n-th

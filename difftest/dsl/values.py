@@ -26,7 +26,9 @@ from ptediff.core.program import (
     Madvise,
     Map,
     Migrate,
+    Mlock,
     Mprotect,
+    Munlock,
     Munmap,
     Op,
     Pageout,
@@ -249,7 +251,7 @@ def check_op_fields(op: Op, nodes: int) -> None:
             raise FieldProblem(part, message, hint)
 
     if isinstance(op, Map | Munmap | Mprotect | Fault | Migrate | Pageout | StateCheck | Madvise
-                  | Pin):
+                  | Pin | Mlock | Munlock):
         addr = op.addr
         need(
             isinstance(addr, int) and addr >= 0 and addr % PAGE_SIZE == 0,
@@ -270,7 +272,7 @@ def check_op_fields(op: Op, nodes: int) -> None:
     if isinstance(op, Madvise):
         need(op.advice in MADVISE_ADVICE, "advice", f"unknown advice {op.advice!r}",
              "madvise takes dontneed")
-    if isinstance(op, Map | Munmap | Mprotect | Madvise):
+    if isinstance(op, Map | Munmap | Mprotect | Madvise | Mlock | Munlock):
         need(
             isinstance(op.npages, int) and 1 <= op.npages <= MAX_NPAGES,
             "npages",

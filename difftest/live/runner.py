@@ -21,7 +21,9 @@ from ptediff.core.program import (
     Fault,
     Fork,
     Map,
+    Mlock,
     Mprotect,
+    Munlock,
     Munmap,
     Op,
     Pageout,
@@ -38,7 +40,7 @@ from ptediff.live.guard import LiveSession
 from ptediff.live.observe import mapcount, observe, pte_kind
 from ptediff.live.swap import GlobalLock, SwapAreas
 
-SUPPORTED = (Map, Munmap, Mprotect, Fault, Fork, Exit, Swapon, Pageout, StateCheck)
+SUPPORTED = (Map, Munmap, Mprotect, Fault, Fork, Exit, Swapon, Pageout, StateCheck, Mlock, Munlock)
 NODE_ONLINE = "/sys/devices/system/node/online"
 
 
@@ -126,6 +128,8 @@ class _Run:
             return int(channel.request(f"munmap {base + op.addr:x} {op.npages:x}"))
         if isinstance(op, Mprotect):
             return int(channel.request(f"mprotect {base + op.addr:x} {op.npages:x} {op.prot}"))
+        if isinstance(op, Mlock | Munlock):
+            return int(channel.request(f"{op.KIND} {base + op.addr:x} {op.npages:x}"))
         if isinstance(op, Fault):
             if op.write:
                 reply = channel.request(f"write {base + op.addr:x} {op.value:x}")

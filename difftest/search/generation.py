@@ -21,7 +21,9 @@ from ptediff.core.program import (
     Madvise,
     Map,
     Migrate,
+    Mlock,
     Mprotect,
+    Munlock,
     Munmap,
     Op,
     Pageout,
@@ -262,13 +264,23 @@ def _build_madvise(choice: Choice, view: View) -> Op:
     return Madvise(proc, _addr(choice, view, proc), choice.what % 2 + 1)
 
 
+def _build_mlock(choice: Choice, view: View) -> Op:
+    """mlock, or (one in four) munlock, of one or two pages."""
+    proc = _proc(choice.who, view.procs())
+    cls = Munlock if choice.what // 2 % 4 == 3 else Mlock
+    return cls(proc, _addr(choice, view, proc), choice.what % 2 + 1)
+
+
 # Kinds drawn as a variant of another kind's table value: madvise(MADV_DONTNEED) zaps a range
-# as munmap does, and a pin faults its page in as a fault does.
-VARIANTS: dict[str, str] = {"munmap": "madvise", "fault": "pin"}
+# as munmap does, a pin faults its page in as a fault does, and mlock changes a range's vma
+# flags (splitting it) as mprotect does.
+VARIANTS: dict[str, str] = {"munmap": "madvise", "fault": "pin", "mprotect": "mlock"}
 VARIANT_FROM = 24  # `what` is 0..31 (strategies._WHAT)
 
 # `pin` draws the whole pin family: a new pin, or (once pins exist) an access or release
 PIN_FAMILY = ("pin", "unpin", "pinread", "pinwrite")
+# `mlock` draws munlock too
+MLOCK_FAMILY = ("mlock", "munlock")
 
 
 def _build_pin(choice: Choice, view: View) -> Op:
@@ -303,4 +315,5 @@ _BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
     "pageout": _build_pageout,
     "madvise": _build_madvise,
     "pin": _build_pin,
+    "mlock": _build_mlock,
 }

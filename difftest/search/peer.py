@@ -57,7 +57,11 @@ from ptediff.search.strategies import (
 
 MAX_OPS = 12  # the hunt's programs() default
 PARALLEL = "parallel"
-STEP_KINDS = (*KIND_ORDER, PARALLEL)  # a top-level step: one of the kinds, or a block
+# The peer's draw table, fixed (not the generator's KIND_ORDER, which grows with the DSL) so
+# that its seeded figures stay comparable; the last two, which it cannot build, come out as
+# pageouts.
+PEER_KINDS = (*KIND_ORDER[:9], "madvise", "pin")
+STEP_KINDS = (*PEER_KINDS, PARALLEL)  # a top-level step: one of the kinds, or a block
 SWAP_BITS = tuple(sorted(set(SWAP_BITS_CHOICES)))
 PROTS = tuple(Prot)
 
@@ -132,7 +136,7 @@ def random_program(rng: random.Random, max_ops: int = MAX_OPS, nodes: int = 2) -
             for index in range(n_threads):
                 left = budget - sum(len(t.ops) for t in threads) - (n_threads - index - 1)
                 count = rng.randint(1, min(MAX_THREAD_OPS, left))
-                thread_ops = [op(rng.choice(KIND_ORDER), base) for _ in range(count)]
+                thread_ops = [op(rng.choice(PEER_KINDS), base) for _ in range(count)]
                 threads.append(Thread(tuple(thread_ops)))
             for thread in threads:
                 for made in thread.ops:
@@ -141,7 +145,7 @@ def random_program(rng: random.Random, max_ops: int = MAX_OPS, nodes: int = 2) -
             steps.append(Parallel(tuple(threads), schedule=normalize_schedule(walk)))
             room -= sum(len(t.ops) for t in threads)
         else:
-            made = op(rng.choice(KIND_ORDER) if kind == PARALLEL else kind, live)
+            made = op(rng.choice(PEER_KINDS) if kind == PARALLEL else kind, live)
             track(made)
             steps.append(made)
             room -= 1

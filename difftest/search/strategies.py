@@ -54,6 +54,7 @@ from ptediff.core.program import (
 )
 from ptediff.search.generation import (
     ADDRESS_PAGES,
+    MLOCK_FAMILY,
     PIN_FAMILY,
     SWAPON_SLOTS,
     VARIANTS,
@@ -76,11 +77,12 @@ KIND_ORDER: tuple[str, ...] = (
     "exit",
     "madvise",
     "pin",  # also unpin, pinread and pinwrite of the pins made so far (generation.PIN_FAMILY)
+    "mlock",  # also munlock (generation.MLOCK_FAMILY)
 )
 # State checks (`expect PROC ADDR STATE`) are written by hand, never generated: the differ
 # already compares every pte at the end, and a check's result only restates it.
 NOT_GENERATED = frozenset({"expect"})
-assert set(KIND_ORDER) | set(PIN_FAMILY) == set(OP_KINDS) - NOT_GENERATED
+assert set(KIND_ORDER) | set(PIN_FAMILY) | set(MLOCK_FAMILY) == set(OP_KINDS) - NOT_GENERATED
 # What a drawn kind value means at top level: migrations, forks and swapons (which only matter
 # in numbers) get two values each. Values past the table open a parallel block.
 KIND_TABLE: tuple[str, ...] = (*KIND_ORDER[:9], "migrate", "fork", "swapon")
@@ -107,7 +109,8 @@ THREAD_KIND_TABLE: tuple[str, ...] = (
 )
 # The newer kinds have no values of their own in either table (so that adding them left the
 # searches for the seeded bugs as fast as before): they are drawn as a variant of the kind
-# closest to them (`generation.VARIANTS`: an munmap may be an madvise, a fault a pin), and
+# closest to them (`generation.VARIANTS`: an munmap may be an madvise, a fault a pin, an
+# mprotect an mlock), and
 # directly when the swarm switches off every kind of a table value.
 assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
 assert set(KIND_TABLE) == set(THREAD_KIND_TABLE) == set(KIND_ORDER) - set(VARIANTS.values())

@@ -23,7 +23,7 @@ from ptediff.core.program import (
     Program,
     Swapon,
 )
-from ptediff.search.generation import PIN_FAMILY
+from ptediff.search.generation import MLOCK_FAMILY, PIN_FAMILY
 from ptediff.search.strategies import KIND_ORDER, normalize_schedule, programs, schedules
 
 QUICK = settings(max_examples=150, database=None, deadline=None, derandomize=True)
@@ -149,7 +149,7 @@ def test_swarm_and_config_coverage() -> None:
     assert {bits for bits, _ in configs} == {2, 3, 5}
     assert {highpte for _, highpte in configs} == {False, True}
     kinds = Counter(op.KIND for p in seen for op in p.ops())
-    assert set(KIND_ORDER) <= set(kinds) <= set(KIND_ORDER) | set(PIN_FAMILY)
+    assert set(KIND_ORDER) <= set(kinds) <= set(KIND_ORDER) | set(PIN_FAMILY) | set(MLOCK_FAMILY)
     assert sum(1 for p in seen if p.blocks()) > len(seen) // 5
     migrates = [op for p in seen for op in p.ops() if isinstance(op, Migrate)]
     assert {op.unlocked for op in migrates} == {False, True}
