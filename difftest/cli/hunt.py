@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ptediff.cli.campaign import campaign_of
 from ptediff.cli.implementations import resolve_impls
 from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, UsageError, emit
 from ptediff.report import report_json
 from ptediff.report.hunt import HuntFinding, hunt_blocks
+
+if TYPE_CHECKING:
+    from ptediff.search.findings import Finding
 
 DEFAULT_HUNT_SECONDS = 60.0
 # How an interrupted hunt exits, after printing its report: the shells' 128 + signal number.
@@ -114,7 +117,7 @@ def cmd_hunt(args: argparse.Namespace) -> int:
         progress.finish(found.examples, len(found.findings))
     for error in found.errors:
         print(f"ptediff: hunt: {error}", file=sys.stderr)
-    findings = [HuntFinding.of(f, expected=reverts_something(f.impl))
+    findings = [HuntFinding.of(f, expected=reverts_something(f.impl) or known_latent(f))
                 for f in found.findings]
     emit(
         args.format,
@@ -127,6 +130,13 @@ def cmd_hunt(args: argparse.Namespace) -> int:
         return EXIT_SIGTERM if found.signal == "SIGTERM" else EXIT_SIGINT
     surprises = [f for f in findings if not f.expected]
     return EXIT_UNEXPECTED if surprises or found.errors else EXIT_OK
+
+
+def known_latent(finding: Finding) -> bool:
+    """Whether a finding is a documented latent bug of the 2006 code (`Kernel.LATENT`)."""
+    from ptediff import impls
+
+    return finding.signature in getattr(impls.load(finding.impl), "LATENT", frozenset())
 
 
 def reverts_something(impl: str) -> bool:

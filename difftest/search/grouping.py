@@ -135,9 +135,22 @@ def _closeness(host: Finding, guest: Finding) -> int:
 
 
 def _classes(finding: Finding) -> tuple[str, ...]:
+    """The classes a finding's minimal program shows as evidence of its own bug: not those that
+    only follow a kernel BUG (`Divergence.secondary`) or a use of freed memory, whose
+    consequences (a walk over a reused anon_vma restoring the wrong ptes) can look like any
+    other bug's symptom."""
     if finding.judgement is None or finding.judgement.divergence is None:
         return (finding.signature,)
-    return tuple(finding.judgement.divergence.classes)
+    divergence = finding.judgement.divergence
+    freed = [b.op for b in divergence.bugs if b.kind == "use-after-free" and b.op is not None]
+    after = min(freed, default=None)
+    return tuple(
+        s.cls for s in divergence.signatures
+        if s.cls == finding.signature or (
+            s.cls not in divergence.secondary
+            and (after is None or (s.op is not None and s.op < after))
+        )
+    )
 
 
 def _site(finding: Finding) -> tuple[str, str] | None:
@@ -152,5 +165,16 @@ def _site(finding: Finding) -> tuple[str, str] | None:
         return None
     op = ops[finding.op]
     family, _, detail = finding.signature.partition(":")
-    function = detail if family in FUNCTION_FAMILIES else entry_function(op)
-    return format_op(op, with_expect=False), function
+    function = detail if family in FUNCTION_FAMILIES else _reporting_function(finding)
+    return format_op(op, with_expect=False), function or entry_function(op)
+
+
+def _reporting_function(finding: Finding) -> str | None:
+    """The kernel function of the report behind a use-after-free class (its detail names the
+    object, not where it was touched)."""
+    if finding.judgement is None or finding.judgement.divergence is None:
+        return None
+    for report in finding.judgement.divergence.bugs:
+        if report.signature_class == finding.signature:
+            return report.function
+    return None

@@ -2,9 +2,10 @@
 
 A signal handler's exception can be swallowed: raised while the interpreter runs a garbage
 collection callback or a destructor, Python prints "Exception ignored" and goes on, and the hunt
-would then run to its budget as if nothing had happened. So the handler also records the signal,
-and the search asks `raise_if_interrupted()` before each program and each chunk: the first
-check after a swallowed signal raises it again.
+would then run to its budget as if nothing had happened (and print that traceback). So the
+handler records the signal, raises it only where it can get out, and the search asks
+`raise_if_interrupted()` before each program and each chunk: the first check after a signal
+that could not be raised raises it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 
@@ -33,6 +35,24 @@ def interrupt(name: str) -> None:
     raise Interrupted(name)
 
 
+# Where an exception cannot get out (Python prints "Exception ignored in ..." with a traceback and
+# goes on): hypothesis's gc callback, destructors. A signal landing there is only recorded.
+_UNRAISABLE = frozenset({"gc_callback", "__del__"})
+
+
+def on_signal(signum: int, frame: FrameType | None) -> None:
+    """A handler for SIGINT and SIGTERM: record the signal, and raise it unless the interrupted
+    code could not let the exception out (then the next `raise_if_interrupted` raises it)."""
+    global _pending
+    name = signal.Signals(signum).name
+    while frame is not None:
+        if frame.f_code.co_name in _UNRAISABLE:
+            _pending = name
+            return
+        frame = frame.f_back
+    interrupt(name)
+
+
 def raise_if_interrupted() -> None:
     """Raise the recorded signal again if one arrived (its first raise may have been lost)."""
     if _pending is not None:
@@ -45,15 +65,12 @@ def signals_interrupt() -> Iterator[None]:
     and stay recorded; the old handlers come back afterwards and the record is cleared."""
     global _pending
 
-    def handler(signum: int, frame: Any) -> None:
-        interrupt(signal.Signals(signum).name)
-
     previous: dict[int, Any] = {}
     try:
         for signum in (signal.SIGINT.value, signal.SIGTERM.value):
             if signum == signal.SIGINT.value and signal.getsignal(signum) == signal.SIG_IGN:
                 continue  # started with Ctrl-C ignored (a background job): leave it so
-            previous[signum] = signal.signal(signum, handler)
+            previous[signum] = signal.signal(signum, on_signal)
     except ValueError:  # not the main thread: leave signals alone
         previous.clear()
     try:

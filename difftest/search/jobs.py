@@ -123,13 +123,10 @@ def _worker(index: int, campaign: Campaign, max_examples: int | None, outbox: An
             last[0] = now
             outbox.put(("progress", index, now, examples, found))
 
-    from ptediff.search.interrupts import interrupt
+    from ptediff.search.interrupts import on_signal
 
-    def stop(signum: int, _frame: Any) -> None:
-        interrupt(signal.Signals(signum).name)  # recorded: a swallowed raise comes back
-
-    signal.signal(signal.SIGINT, stop)  # not the parent's handlers
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, on_signal)  # not the parent's handlers
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         base = profiles.profile(campaign.profile)
         database = open_database(campaign.database) if campaign.database else None

@@ -163,3 +163,17 @@ def test_saving_into_a_file_is_refused_before_hunting(
     code, out, err = ptediff(capsys, "hunt", "--save", target, "--max-examples", "1")
     assert (code, out) == (2, "")
     assert err == f"ptediff: error: --save {target}: not a directory\n"
+
+
+def test_a_documented_latent_class_is_known_on_postfix_and_its_subclasses() -> None:
+    from types import SimpleNamespace
+
+    from ptediff.cli.hunt import known_latent
+
+    def finding(impl: str, cls: str) -> Any:
+        return SimpleNamespace(impl=impl, signature=cls)
+
+    assert known_latent(finding("postfix", "use-after-free:anon_vma"))
+    assert known_latent(finding("prefix", "invariant:I8"))
+    assert not known_latent(finding("postfix", "shared-writable"))
+    assert not known_latent(finding(f"{__name__}:Unlabelled", "kmap-leak:remove_migration_pte"))
