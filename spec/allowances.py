@@ -127,24 +127,41 @@ def wp_copy_racing_copy(
         return []
     branches = []
     for other in concurrent:
-        if not isinstance(other.op, Fault) or not other.op.write or other.op.proc not in s.vmas:
-            continue
-        other_key = (other.op.proc, other.op.addr)
-        theirs = s.ptes.get(other_key)
-        other_vma = s.vma_at(*other_key)
-        if (other_key == key or other_vma is None or not other_vma.prot.writable
-                or theirs != Present(mine.page, False)):
+        other_key = _cow_writer_key(s, other.op, mine.page)
+        if other_key is None or other_key == key:
             continue
         # Both see the page mapped twice: both copy, and the page nobody maps is freed.
         after = s.clone()
-        copy_on_write(after, other_key, other.op.value)
+        value = other.op.value if isinstance(other.op, Fault) else s.pages[mine.page].data
+        copy_on_write(after, other_key, value)
         if not can_reuse(after, key, mine.page):
             continue  # the linearizations already have this one copy as well
         copy_on_write(after, key, op.value)
+        # an mlock completes in the same step (its other faults find what they need)
+        other_result = apply(after, other.op, other.op_id) if isinstance(other.op, Mlock) else 0
         after.collect()
-        branches.append(Branch(after, {op_id: 0, other.op_id: 0},
+        branches.append(Branch(after, {op_id: 0, other.op_id: other_result},
                                frozenset(("wp-copy-racing-copy",))))
     return branches
+
+
+def _cow_writer_key(s: SpecState, other: Op, page: int) -> tuple[str, int] | None:
+    """The read-only pte of `page` a concurrent write fault, or an mlock's write fault (of a
+    writable vma it newly locks), is about to break COW on."""
+    if isinstance(other, Fault) and other.write:
+        keys = [(other.proc, other.addr)]
+    elif isinstance(other, Mlock):
+        end = other.addr + other.npages * PAGE_SIZE
+        keys = [(other.proc, a) for a in range(other.addr, end, PAGE_SIZE)]
+    else:
+        return None
+    for key in keys:
+        vma = s.vma_at(*key) if key[0] in s.vmas else None
+        if vma is None or not vma.prot.writable or (isinstance(other, Mlock) and vma.locked):
+            continue
+        if s.ptes.get(key) == Present(page, False):
+            return key
+    return None
 
 
 def _isolating(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> bool:
