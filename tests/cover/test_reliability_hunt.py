@@ -20,7 +20,7 @@ from ptediff.core.program import Config
 from ptediff.dsl.parse import parse
 from ptediff.impls import Kernel, sched
 from ptediff.judge.check import check
-from ptediff.search import hunt as hunt_module
+from ptediff.search import recording as recording_module
 from ptediff.search.findings import HuntReport
 from ptediff.search.hunt import hunt
 from ptediff.search.interrupts import Interrupted
@@ -65,7 +65,7 @@ def test_defect4_a_save_that_fails_later_keeps_the_finding_in_the_report(
     def full_disk(*args: object, **kwargs: object) -> None:
         raise SaveError(f"cannot write {str(tmp_path)!r}: [Errno 28] No space left on device")
 
-    monkeypatch.setattr(hunt_module, "save", full_disk)
+    monkeypatch.setattr(recording_module, "save", full_disk)
     report = quick_hunt(save_dir=tmp_path)
     finding = report.finding("prefix-swapon-range", SWAPON_BUG)
     assert finding is not None and finding.saved is None
