@@ -30,7 +30,7 @@ from ptediff.core.program import (
 )
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
-from ptediff.spec.mlock import flags_only
+from ptediff.spec.mlock import flags_only, has_locked_mapper
 from ptediff.spec.ops import apply
 from ptediff.spec.paging import (
     migration_lookup,
@@ -77,7 +77,8 @@ def wp_copy_racing_migration(
         return []
     branches = []
     for other in concurrent:
-        if not isinstance(other.op, Migrate) or migrating(s, other) != page:
+        if not isinstance(other.op, Migrate) or migrating(s, other) != page or (
+                has_locked_mapper(s, page)):
             continue
         # The migration holds the page lock, so the fault copies; the migration then moves
         # the page it locked (now unmapped), or gives up with -EAGAIN. (-EBUSY is not

@@ -20,7 +20,7 @@ from ptediff.core.program import (
     Pin,
 )
 from ptediff.spec.branch import Concurrent
-from ptediff.spec.paging import migration_target, pageout_target
+from ptediff.spec.paging import migration_lookup, migration_target, pageout_target
 from ptediff.spec.state import Present, SpecState, Swapped
 
 
@@ -59,7 +59,16 @@ def migrating(s: SpecState, other: Concurrent) -> int | None:
     """The page a concurrent migrate moves (the one it found, once in flight)."""
     if not isinstance(other.op, Migrate):
         return None
-    return other.held if other.held is not None else migration_target(s, other.op)
+    if other.held is not None:
+        return other.held
+    page = migration_target(s, other.op)
+    if page is None:
+        # one that will fail with -EPERM (an mlocked mapper) still isolates and locks the
+        # page before try_to_unmap meets the locked vma
+        page = migration_lookup(s, other.op)
+        if page is None or s.pages[page].node == other.op.node or s.pinned(page):
+            return None
+    return page
 
 
 def reclaiming(s: SpecState, other: Concurrent) -> int | None:
