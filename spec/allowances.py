@@ -17,9 +17,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ptediff.core.outcome import ERRNO
-from ptediff.core.program import PAGE_SIZE, Exit, Fault, Madvise, Migrate, Munmap, Op, Pageout
+from ptediff.core.program import (
+    PAGE_SIZE,
+    Exit,
+    Fault,
+    Madvise,
+    Migrate,
+    Mlock,
+    Munmap,
+    Op,
+    Pageout,
+)
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
+from ptediff.spec.mlock import flags_only
+from ptediff.spec.ops import apply
 from ptediff.spec.paging import (
     migration_lookup,
     migration_target,
@@ -115,24 +127,41 @@ def wp_copy_racing_copy(
         return []
     branches = []
     for other in concurrent:
-        if not isinstance(other.op, Fault) or not other.op.write or other.op.proc not in s.vmas:
-            continue
-        other_key = (other.op.proc, other.op.addr)
-        theirs = s.ptes.get(other_key)
-        other_vma = s.vma_at(*other_key)
-        if (other_key == key or other_vma is None or not other_vma.prot.writable
-                or theirs != Present(mine.page, False)):
+        other_key = _cow_writer_key(s, other.op, mine.page)
+        if other_key is None or other_key == key:
             continue
         # Both see the page mapped twice: both copy, and the page nobody maps is freed.
         after = s.clone()
-        copy_on_write(after, other_key, other.op.value)
+        value = other.op.value if isinstance(other.op, Fault) else s.pages[mine.page].data
+        copy_on_write(after, other_key, value)
         if not can_reuse(after, key, mine.page):
             continue  # the linearizations already have this one copy as well
         copy_on_write(after, key, op.value)
+        # an mlock completes in the same step (its other faults find what they need)
+        other_result = apply(after, other.op, other.op_id) if isinstance(other.op, Mlock) else 0
         after.collect()
-        branches.append(Branch(after, {op_id: 0, other.op_id: 0},
+        branches.append(Branch(after, {op_id: 0, other.op_id: other_result},
                                frozenset(("wp-copy-racing-copy",))))
     return branches
+
+
+def _cow_writer_key(s: SpecState, other: Op, page: int) -> tuple[str, int] | None:
+    """The read-only pte of `page` a concurrent write fault, or an mlock's write fault (of a
+    writable vma it newly locks), is about to break COW on."""
+    if isinstance(other, Fault) and other.write:
+        keys = [(other.proc, other.addr)]
+    elif isinstance(other, Mlock):
+        end = other.addr + other.npages * PAGE_SIZE
+        keys = [(other.proc, a) for a in range(other.addr, end, PAGE_SIZE)]
+    else:
+        return None
+    for key in keys:
+        vma = s.vma_at(*key) if key[0] in s.vmas else None
+        if vma is None or not vma.prot.writable or (isinstance(other, Mlock) and vma.locked):
+            continue
+        if s.ptes.get(key) == Present(page, False):
+            return key
+    return None
 
 
 def _isolating(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> bool:
@@ -283,6 +312,32 @@ def migrate_unlocked_vanished(
                    frozenset(("migrate-unlocked-vanished",)))]
 
 
+def mlock_flags_first(
+    s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    """A migrate or pageout that another mm's mlock has not yet made wait: mlock_fixup sets
+    VM_LOCKED before make_pages_present faults the range in, and reclaim and migration of
+    another mm take none of this mm's locks, so they may see the vma locked while it still
+    maps the page shared with them (try_to_unmap's SWAP_FAIL)."""
+    if not isinstance(op, Migrate | Pageout):
+        return []
+    branches = []
+    for other in concurrent:
+        mlock = other.op
+        if not isinstance(mlock, Mlock) or (mlock.proc == op.proc and not (
+                isinstance(op, Migrate) and op.unlocked)):
+            continue  # the same mm: mmap_sem orders them (mlock holds it for write)
+        after = s.clone()
+        changed = flags_only(after, mlock, True)
+        if not changed:
+            continue
+        result = apply(after, op, op_id)
+        for start, end in changed:  # the mlock itself, run later, sets them and faults
+            flags_only(after, Mlock(mlock.proc, start, (end - start) // PAGE_SIZE), False)
+        branches.append(Branch(after, {op_id: result}, frozenset(("mlock-flags-first",))))
+    return branches
+
+
 def access_after_fault(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
@@ -320,6 +375,12 @@ ALLOWANCES: tuple[Allowance, ...] = (
         "pageout-busy",
         "a pageout of a page another migrate, pageout or fault holds may leave it resident",
         pageout_busy,
+    ),
+    Allowance(
+        "mlock-flags-first",
+        "a migrate or pageout racing another process's mlock may see its vma locked before "
+        "the mlock has faulted the range in (the shared page is then not unmapped there)",
+        mlock_flags_first,
     ),
     Allowance(
         "access-after-fault",

@@ -48,6 +48,24 @@ def _lock_range(s: SpecState, proc: str, start: int, npages: int, on: bool) -> R
     return 0
 
 
+def flags_only(s: SpecState, op: Mlock, on: bool) -> list[tuple[int, int]]:
+    """Set (or clear) the lock bit on the unlocked (locked) vma pieces of an mlock's range, up
+    to the first hole, without faulting anything in: the state mlock_fixup leaves between
+    setting vm_flags and make_pages_present. Returns the pieces changed."""
+    changed: list[tuple[int, int]] = []
+    addr, end = op.addr, op.addr + op.npages * PAGE_SIZE
+    while addr < end:
+        vma = s.vma_at(op.proc, addr)
+        if vma is None:
+            break
+        piece_end = min(vma.end, end)
+        if vma.locked != on:
+            _set_locked(s, op.proc, vma, addr, piece_end, on)
+            changed.append((addr, piece_end))
+        addr = piece_end
+    return changed
+
+
 def _set_locked(s: SpecState, proc: str, vma: Vma, start: int, end: int, on: bool) -> None:
     locked = Vma(start, (end - start) // PAGE_SIZE, vma.prot, vma.anon, on)
     pieces = [locked]

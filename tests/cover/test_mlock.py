@@ -155,3 +155,19 @@ def test_the_generator_draws_mlock_and_munlock() -> None:
     assert {"mlock", "munlock"} <= kinds
     for program in drawn:
         assert parse(format_program(program)) == program
+
+
+def test_a_migration_may_see_another_mms_vma_locked_before_its_faults() -> None:
+    text = (
+        "map p0 0x1000 1 rw\nfault p0 0x1000 write 0x1\nfork p0 p1\n"
+        "parallel {\n  thread { mlock p1 0x1000 1 }\n  thread { migrate p0 0x1000 1 }\n}"
+        " schedule 0 0 1 1 1 1 1 1 1 1 1\n"
+    )
+    program = parse(text)
+    model = impls.run("postfix", program)
+    assert model.results[4] == EPERM
+    verdict = check(program, "postfix")
+    assert verdict.agrees
+    outcomes = spec.run(program)
+    assert {o.results[4] for o in outcomes} == {1, EPERM}
+    assert any("mlock-flags-first" in o.allowances for o in outcomes if o.results[4] == EPERM)
