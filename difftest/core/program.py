@@ -104,8 +104,10 @@ class Op:
 
     @property
     def procs(self) -> tuple[str, ...]:
-        """Processes this operation names (the one that runs it first)."""
-        return ()
+        """Processes this operation names (the one that runs it first): its `proc`, if it has
+        one; operations naming several (fork) or none (swapon, pin ids) say so themselves."""
+        proc = getattr(self, "proc", None)
+        return () if proc is None else (proc,)
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,6 @@ class Map(Op):
     npages: int
     prot: Prot
 
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
-
 
 @dataclass(frozen=True)
 class Munmap(Op):
@@ -129,10 +127,6 @@ class Munmap(Op):
     proc: str
     addr: int
     npages: int
-
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
 
 
 @dataclass(frozen=True)
@@ -142,10 +136,6 @@ class Mprotect(Op):
     addr: int
     npages: int
     prot: Prot
-
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
 
 
 @dataclass(frozen=True)
@@ -157,10 +147,6 @@ class Fault(Op):
     addr: int
     write: bool
     value: int = 0
-
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
 
 
 @dataclass(frozen=True)
@@ -179,10 +165,6 @@ class Exit(Op):
     KIND: ClassVar[str] = "exit"
     proc: str
 
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
-
 
 @dataclass(frozen=True)
 class Migrate(Op):
@@ -198,10 +180,6 @@ class Migrate(Op):
     addr: int
     node: int
     unlocked: bool = False
-
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
 
 
 @dataclass(frozen=True)
@@ -221,10 +199,6 @@ class Pageout(Op):
     proc: str
     addr: int
 
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
-
 
 MADVISE_ADVICE = ("dontneed",)  # advice words `madvise` accepts (MADV_PAGEOUT is `pageout`)
 
@@ -240,10 +214,6 @@ class Madvise(Op):
     npages: int
     advice: str = "dontneed"
 
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
-
 
 @dataclass(frozen=True)
 class Mlock(Op):
@@ -255,10 +225,6 @@ class Mlock(Op):
     addr: int
     npages: int
 
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
-
 
 @dataclass(frozen=True)
 class Munlock(Op):
@@ -268,10 +234,6 @@ class Munlock(Op):
     proc: str
     addr: int
     npages: int
-
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
 
 
 @dataclass(frozen=True)
@@ -288,10 +250,6 @@ class Pin(Op):
     addr: int
     write: bool = False
     id: int = field(default=0, kw_only=True)
-
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
 
 
 @dataclass(frozen=True)
@@ -374,10 +332,6 @@ class StateCheck(Op):
     addr: int
     state: PteExpect
     writable: bool | None = None
-
-    @property
-    def procs(self) -> tuple[str, ...]:
-        return (self.proc,)
 
     @property
     def words(self) -> tuple[str, ...]:
