@@ -340,6 +340,23 @@ def test_unlocked_migrate_may_find_no_vma_while_the_ptes_remain() -> None:
                                          if not o.allowances}
 
 
+def test_a_pinned_page_migration_isolates_it_from_another() -> None:
+    # Both migrations fail on the pin (-EAGAIN), but each isolates the page and unmaps it on
+    # every pass: the other may find it off the LRU (-EBUSY) or behind migration entries
+    # (-ENOENT) meanwhile.
+    outcomes = run(f"""
+        map p0 {A:#x} 1 rw
+        pin p0 {A:#x} write
+        parallel {{
+          thread {{ migrate p0 {A:#x} 1 }}
+          thread {{ migrate p0 {A:#x} 1 }}
+        }}
+    """)
+    again, busy, gone = -ERRNO["EAGAIN"], -ERRNO["EBUSY"], -ERRNO["ENOENT"]
+    assert {(o.results[2], o.results[3]) for o in outcomes} == {
+        (again, again), (again, busy), (busy, again), (again, gone), (gone, again)}
+
+
 def test_two_cow_writers_may_both_copy() -> None:
     outcomes = run(f"""
         map   p0 {A:#x} 1 rw
