@@ -258,18 +258,20 @@ class Scheduler:
             self._run_alone(tasks[0])
             return
         k = 0
+        by_index: dict[int, Task] = {}
+        for t in reversed(tasks):  # the first task of an index wins, as a search in order
+            by_index[t.index] = t
         while True:
             unfinished = [t for t in tasks if not t.done]
             if not unfinished:
                 return
-            runnable = tuple(t.index for t in unfinished if t.wait.ready(t))
+            runnable = tuple([t.index for t in unfinished if t.wait.ready(t)])
             if not runnable:
                 raise Deadlock(describe_deadlock(unfinished))
             if k >= self.max_steps:
                 raise BudgetExceeded("scheduler steps", self.max_steps, STEP_BUDGET_HINT)
             wanted = schedule[k] if k < len(schedule) else None
-            chosen = wanted if wanted in runnable else runnable[0]
-            task = next(t for t in tasks if t.index == chosen)
+            task = by_index[wanted if wanted in runnable else runnable[0]]
             step = Step(task, task.wait.function, task.op_id, runnable)
             self.resume(task)
             k += 1
