@@ -169,7 +169,7 @@ def _outcomes(groups: list[_Group], checkpoints: bool) -> list[Outcome]:
     for group in groups:
         ptes = pte_states(group.state)
         prots = vma_prots(group.state)
-        state_id = state_ids.setdefault(
+        state_id = 0 if len(groups) == 1 else state_ids.setdefault(  # one group: one state
             (canonical_state(ptes), tuple(sorted(prots.items()))), len(state_ids))
         for h in group.histories:
             outcome = Outcome(
