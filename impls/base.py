@@ -28,6 +28,7 @@ from ptediff.impls.pte import PAGE_SIZE
 from ptediff.impls.rmap import Rmap
 from ptediff.impls.sched import KGen, Preempt, Wait
 from ptediff.impls.swapfile import Swapfile
+from ptediff.impls.swapoff import Swapoff
 from ptediff.impls.vmscan import Vmscan
 
 ESRCH = 3  # an operation naming a process that does not exist (yet, or any more)
@@ -41,6 +42,7 @@ ENTRY: dict[type[Op], str] = {
     ast.Exit: "do_exit",
     ast.Migrate: "sys_move_pages",
     ast.Swapon: "sys_swapon",
+    ast.Swapoff: "sys_swapoff",
     ast.Pageout: "sys_madvise",
     ast.StateCheck: "state_check",
     ast.Madvise: "sys_madvise",
@@ -64,8 +66,8 @@ def entry_function(op: Op) -> str:
 
 
 class Kernel(
-    Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe, Madvise, Gup,
-    Mlock,
+    Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapoff, Swapfile, Vmscan, Fault, Observe, Madvise,
+    Gup, Mlock,
 ):
     """The post-fix model of the kernel at 0697212a (completed swapless migration flow)."""
 
@@ -74,7 +76,9 @@ class Kernel(
     # Divergence classes of real latent bugs of the 2006 code, each kept as a regression file
     # (`expect postfix diverges ...`) with its kernel evidence in docs/semantics.md: a hunt
     # reports them as known latent findings, not as unexpected ones.
-    LATENT: ClassVar[frozenset[str]] = frozenset({"use-after-free:anon_vma", "invariant:I8"})
+    LATENT: ClassVar[frozenset[str]] = frozenset(
+        {"use-after-free:anon_vma", "invariant:I8", "kernel-bug:try_to_unuse"}
+    )
     # What a BUG does to the task that hits it. False (the kernel's way): the oops kills the
     # task where it stands, every lock it holds stays held, and whoever waits for one of them
     # waits for ever (a deadlock in the outcome); the thread runs no further operation. True:
@@ -86,6 +90,8 @@ class Kernel(
         """The system call (or user access) behind one program operation."""
         if isinstance(op, ast.Swapon):
             return (yield from self.sys_swapon(op.nslots, op.prio))
+        if isinstance(op, ast.Swapoff):
+            return (yield from self.sys_swapoff(op.swap_type))
         if isinstance(op, ast.Unpin):
             return (yield from self.pin_release(op))
         if isinstance(op, ast.Pinread | ast.Pinwrite):

@@ -77,6 +77,8 @@ class KernelCore(Lifetime):
         self.procs: dict[str, Mm] = {}  # live processes by name
         self.mms: list[Mm] = []  # every mm not yet torn down (a BUG can leave one half-built)
         self.swap = SwapState(slots=[None] * self.enc.max_swapfiles)
+        # init_mm.mmlist: None stands for init_mm, the head; the mms after it in list order
+        self.init_mmlist: list[Mm | None] = [None]
         self._current: Task | None = None
         self.bugs: list[BugReport] = []
         self.page_unlock_hook: Callable[[Page], None] | None = None
@@ -99,6 +101,32 @@ class KernelCore(Lifetime):
         mm = Mm(name, RwSemaphore(f"mmap_sem of {name}"), Spinlock(f"page_table_lock of {name}"))
         self.mms.append(mm)
         return mm
+
+    def mmlist_add(self, mm: Mm, head: Mm | None) -> None:
+        """The mmlist insertion of try_to_unmap_one() in mm/rmap.c (head: init_mm, None) and
+        copy_one_pte() in mm/memory.c (head: the parent), under mmlist_lock: list_add(&mm->mmlist,
+        &head->mmlist) if mm's list is empty. A head whose own list is empty (a parent that
+        never had a swap entry on the list) is linked with mm into a ring of their own, which
+        swapoff's walk from init_mm never reaches."""
+        if mm.mmlist is not None:
+            return
+        ring = self.init_mmlist if head is None else head.mmlist
+        if ring is None:
+            assert head is not None
+            ring = head.mmlist = [head]
+        ring.insert(ring.index(head) + 1, mm)
+        mm.mmlist = ring
+
+    def mmlist_del(self, mm: Mm) -> None:
+        """The list_del(&mm->mmlist) of mmput() in kernel/fork.c: a ring left with one mm (not
+        init_mm) is that mm's own empty list again."""
+        ring = mm.mmlist
+        if ring is None:
+            return
+        ring.remove(mm)
+        mm.mmlist = None
+        if len(ring) == 1 and ring[0] is not None:
+            ring[0].mmlist = None
 
     # -- bugs --------------------------------------------------------------------------------
 

@@ -237,7 +237,7 @@ class Memory(KernelCore):
         if isinstance(pte, SwapPte):
             entry = pte.val
             self.swap_duplicate(entry)
-            dst_mm.on_mmlist = True
+            self.mmlist_add(dst_mm, src_mm)
             if self.enc.is_migration_entry(entry):
                 pte = self.copy_migration_entry(vma, src_ptep, entry, pte.alloc)
             dst_ptep.set(pte)

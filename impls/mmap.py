@@ -104,4 +104,5 @@ class Mmap(KernelCore):
         self.unlock(mm.mmap_sem, WRITE)
         if mm in self.mms:
             self.mms.remove(mm)
+        self.mmlist_del(mm)
         return 0

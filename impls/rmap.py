@@ -191,7 +191,7 @@ class Rmap(KernelCore):
             if page.swapcache:
                 entry = page.private
                 self.swap_duplicate(entry)
-                mm.on_mmlist = True
+                self.mmlist_add(mm, None)
                 mm.anon_rss -= 1
             else:
                 self.bug_on(

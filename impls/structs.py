@@ -161,7 +161,15 @@ class Mm:
     page_tables: dict[int, PageTable] = field(default_factory=dict)
     anon_rss: int = 0
     file_rss: int = 0
-    on_mmlist: bool = False
+    # The mmlist ring this mm is on (None: its own list is empty). init_mm's ring is
+    # KernelCore.init_mmlist; copy_one_pte can also link a child to a parent that is on no
+    # ring, which makes a ring of their own (see KernelCore.mmlist_add).
+    mmlist: list[Mm | None] | None = None
+
+    @property
+    def on_mmlist(self) -> bool:
+        """!list_empty(&mm->mmlist)."""
+        return self.mmlist is not None
 
     def find_vma(self, addr: int) -> Vma | None:
         """find_vma() in mm/mmap.c: the first vma ending above addr (may start above it)."""

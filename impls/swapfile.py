@@ -312,7 +312,11 @@ class Swapfile(KernelCore):
         return page
 
     def read_swap_cache_async(self, entry: int) -> Page | None:
-        """read_swap_cache_async() in mm/swap_state.c: read the slot into a new cached page."""
+        """read_swap_cache_async() in mm/swap_state.c: the swap-cache page (find_get_page), or
+        the slot read into a new cached page."""
+        cached = self.lookup_swap_cache(entry)
+        if cached is not None:
+            return cached
         if not self.swap_duplicate(entry):
             return None
         si = self.swap_info_at(self.enc.swp_type(entry))

@@ -37,7 +37,9 @@ from ptediff.spec.cow_races import (
     wp_copy_racing_migration,
     wp_copy_racing_pageout,
 )
+from ptediff.spec.pin_races import pin_after_fault
 from ptediff.spec.state import SpecState
+from ptediff.spec.swapoff_races import swapoff_accounting, wp_copy_racing_swapoff
 
 Rule = Callable[[SpecState, int, Op, Sequence[Concurrent]], list[Branch]]
 
@@ -77,10 +79,28 @@ ALLOWANCES: tuple[Allowance, ...] = (
         pageout_busy,
     ),
     Allowance(
+        "wp-copy-racing-swapoff",
+        "a write fault that would reuse a page a swapoff holds (it is in the swap cache of "
+        "the device going off) may copy it instead",
+        wp_copy_racing_swapoff,
+    ),
+    Allowance(
+        "swapoff-accounting",
+        "an operation racing a swapoff may see swap fuller than it is: a pageout finds no free "
+        "slot (the page stays resident), a swap-in or zap sees it more than half full",
+        swapoff_accounting,
+    ),
+    Allowance(
         "mlock-flags-first",
         "a migrate or pageout racing another process's mlock may see its vma locked before "
         "the mlock has faulted the range in (the shared page is then not unmapped there)",
         mlock_flags_first,
+    ),
+    Allowance(
+        "pin-after-fault",
+        "a pin's fault and its page lookup are two steps: other threads may act in between, "
+        "and the pin takes the page the pte maps by then",
+        pin_after_fault,
     ),
     Allowance(
         "access-after-fault",

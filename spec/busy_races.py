@@ -19,12 +19,14 @@ from ptediff.core.program import (
     Munmap,
     Op,
     Pageout,
+    Pin,
 )
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.mlock import flags_only
 from ptediff.spec.ops import apply
 from ptediff.spec.paging import migration_lookup, migration_target, pageout_target
 from ptediff.spec.state import SpecState, Swapped
+from ptediff.spec.swapoff_races import swapoff_holds, swapoff_holds_new_slot
 from ptediff.spec.touch import held_pages, migrating, reclaiming
 
 
@@ -50,12 +52,14 @@ def _swap_refs_of(s: SpecState, op: Op, page: int) -> bool:
 
 def _referencing(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> bool:
     """A concurrent operation may hold a reference on (or the lock of) the page across a
-    sleep: a fault (do_wp_page's copy, do_swap_page, migration_entry_wait), or an munmap or
-    exit freeing a swap pte of the page's slot. Fork and zap of present ptes only touch the
+    sleep: a fault, also a pin's (do_wp_page's copy, do_swap_page, migration_entry_wait), an
+    munmap or exit freeing a swap pte of the page's slot, or a swapoff of the device of the
+    page's swap copy (try_to_unuse holds the page). Fork and zap of present ptes only touch the
     page under the pte lock, which the migration or reclaim cannot interleave with."""
     return any(
-        (isinstance(other.op, Fault) and page in held_pages(s, other))
+        (isinstance(other.op, Fault | Pin) and page in held_pages(s, other))
         or _swap_refs_of(s, other.op, page)
+        or swapoff_holds(s, other.op, page)
         for other in concurrent
     )
 
@@ -113,6 +117,7 @@ def pageout_busy(
     if page is None:
         return []
     isolating, referencing = _isolating(s, page, concurrent), _referencing(s, page, concurrent)
+    referencing = referencing or swapoff_holds_new_slot(s, page, concurrent)
     if not (isolating or referencing):
         return []
     name = frozenset(("pageout-busy",))

@@ -35,9 +35,54 @@ def _copied(s: SpecState, op: Fault) -> SpecState:
     return after
 
 
+def _mlock_reusing_key(s: SpecState, op: Op, page: int | None) -> tuple[str, int] | None:
+    """The pte of `page` an mlock's write fault (make_pages_present, in a writable vma it
+    newly locks) would reuse in place, if there is one."""
+    if not isinstance(op, Mlock) or page is None or op.proc not in s.vmas:
+        return None
+    for addr in range(op.addr, op.addr + op.npages * PAGE_SIZE, PAGE_SIZE):
+        key = (op.proc, addr)
+        vma = s.vma_at(*key)
+        if vma is None or not vma.prot.writable or vma.locked:
+            continue
+        if s.ptes.get(key) == Present(page, False) and can_reuse(s, key, page):
+            return key
+    return None
+
+
+def _mlock_copy_racing_migration(
+    s: SpecState, op_id: int, op: Mlock, concurrent: Sequence[Concurrent]
+) -> list[Branch]:
+    """The same race for an mlock's write fault: it copies the page the migration holds
+    locked, the rest of the mlock completes in the same step, and the migration moves the old,
+    now unmapped page (or gives up with -EAGAIN)."""
+    branches = []
+    for other in concurrent:
+        if not isinstance(other.op, Migrate):
+            continue
+        page = migrating(s, other)
+        key = _mlock_reusing_key(s, op, page)
+        if key is None or page is None or has_locked_mapper(s, page):
+            continue
+        node = other.op.node
+        outcomes = ((node, ()), (-ERRNO["EAGAIN"], ("migrate-busy",)))
+        for migrate_result, extra in outcomes[1:] if s.pinned(page) else outcomes:
+            after = s.clone()
+            copy_on_write(after, key, s.pages[page].data)
+            mlock_result = apply(after, op, op_id)
+            if migrate_result == node and page in after.pages:
+                move_page(after, page, node)
+            after.collect()
+            branches.append(Branch(after, {op_id: mlock_result, other.op_id: migrate_result},
+                                   frozenset(("wp-copy-racing-migration", *extra))))
+    return branches
+
+
 def wp_copy_racing_migration(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
+    if isinstance(op, Mlock):
+        return _mlock_copy_racing_migration(s, op_id, op, concurrent)
     page = _reusing_write(s, op)
     if page is None or not isinstance(op, Fault):
         return []

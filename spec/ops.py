@@ -24,6 +24,7 @@ from ptediff.core.program import (
     Pinwrite,
     Result,
     StateCheck,
+    Swapoff,
     Swapon,
     Unpin,
 )
@@ -35,6 +36,7 @@ from ptediff.spec.observe import do_state_check
 from ptediff.spec.paging import do_migrate, do_pageout, do_swapon
 from ptediff.spec.pins import do_pin, do_pinread, do_pinwrite, do_unpin
 from ptediff.spec.state import SpecState
+from ptediff.spec.swapoff import do_swapoff
 
 OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
     Map: do_map,
@@ -54,6 +56,7 @@ OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
     Pinwrite: do_pinwrite,
     Mlock: do_mlock,
     Munlock: do_munlock,
+    Swapoff: do_swapoff,
 }
 
 

@@ -11,7 +11,7 @@ from ptediff.spec.swap import max_swapfiles
 
 def do_swapon(s: SpecState, op: Swapon) -> Result:
     """Add a swap device of `nslots` usable slots (its header page is not counted)."""
-    if len(s.swap.devices) >= max_swapfiles(s.config.swap_bits):
+    if s.swap.active() >= max_swapfiles(s.config.swap_bits):
         return -ERRNO["EPERM"]
     if op.nslots <= 0:
         return -ERRNO["EINVAL"]

@@ -35,6 +35,7 @@ from ptediff.core.program import (
     Op,
     Pageout,
     Pin,
+    Swapoff,
     Swapon,
 )
 from ptediff.spec.state import ZERO_PAGE, Present, SpecState, Swapped
@@ -73,7 +74,7 @@ def resources(s: SpecState, proc: str) -> set[Resource]:
 
 def uses_swap_now(s: SpecState, op: Op) -> bool:
     """Whether `op`, run on `s`, allocates or frees a slot or reads how full swap is."""
-    if isinstance(op, Swapon | Pageout):
+    if isinstance(op, Swapon | Swapoff | Pageout):
         return True
     if isinstance(op, Fault | Pin):
         return isinstance(s.ptes.get((op.proc, op.addr)), Swapped)
@@ -90,7 +91,9 @@ def uses_swap_now(s: SpecState, op: Op) -> bool:
 
 def may_use_swap(op: Op) -> bool:
     """Whether `op` may use the global swap state in some later state (a conservative test)."""
-    return isinstance(op, Swapon | Pageout | Fault | Exit | Munmap | Madvise | Pin | Mlock)
+    return isinstance(
+        op, Swapon | Swapoff | Pageout | Fault | Exit | Munmap | Madvise | Pin | Mlock
+    )
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class Footprints:
     # the block has an operation through a pin (unpin, pinread, pinwrite): it names no
     # process but touches the pinned page, so nothing in the block is taken as commuting
     pin_access: bool = False
+    # the block has a swapoff: it names no process but rewrites every process's swap ptes
+    swapoff: bool = False
 
     @classmethod
     def of(cls, threads: Sequence[Sequence[Op]]) -> Footprints:
@@ -118,7 +123,8 @@ class Footprints:
             swap.append(tuple(reversed(w)))
         swapon = any(isinstance(op, Swapon) for ops in threads for op in ops)
         pin_access = any(isinstance(op, PIN_OPS) for ops in threads for op in ops)
-        return cls(tuple(procs), tuple(swap), swapon, pin_access)
+        swapoff = any(isinstance(op, Swapoff) for ops in threads for op in ops)
+        return cls(tuple(procs), tuple(swap), swapon, pin_access, swapoff)
 
 
 def independent_thread(
@@ -129,7 +135,7 @@ def independent_thread(
     heads: (thread, its next operation) for every thread with operations left; done: per
     thread, how many operations it has finished (its head is the next one).
     """
-    if len(heads) < 2 or fp.pin_access:
+    if len(heads) < 2 or fp.pin_access or fp.swapoff:
         return None
     others = range(len(done))
     for thread, head in heads:

@@ -90,6 +90,9 @@ class SpecState:
     # there, or a fork copying an anonymous vma where the parent had one. Never freed: like
     # the models, the spec does not model free_pgtables.
     tables: frozenset[tuple[str, int]] = frozenset()
+    # Set only while an allowance runs one operation as a concurrent swapoff's counters make
+    # it see swap (spec/swapoff_races.py); never part of a state that is kept.
+    swap_seen_full: bool = False
 
     def clone(self) -> SpecState:
         return SpecState(
@@ -166,6 +169,8 @@ class SpecState:
 
     def swap_full(self) -> bool:
         """More than half of all swap slots in use (the kernel's vm_swap_full)."""
+        if self.swap_seen_full:
+            return True
         return 2 * (self.swap.total_slots() - len(self.slots)) < self.swap.total_slots()
 
     def drop_swap_copy(self, page: int) -> None:

@@ -40,7 +40,8 @@ class PteState:
            for swap ptes the swap slot. Same id = same page (or slot). Opaque otherwise.
     node:  NUMA node of a present page.
     data:  the page's contents (present: the page's; swap: the slot's).
-    swap:  swap device of a swap pte (0-based, in the order swapons succeeded).
+    swap:  swap device of a swap pte: its swap type (0-based; each swapon takes the lowest
+           type no active area holds, so a type swapoff freed is reused).
     """
 
     kind: PteKind
@@ -61,6 +62,7 @@ BUG_KINDS: dict[str, str] = {
     "use-after-free": "use-after-free",  # a freed object used (ptediff's KASAN)
     "bad-page-state": "bad-page-state",  # free_pages_check() / bad_page()
     "kmap-leak": "kmap-leak",  # an atomic kmap never released (CONFIG_HIGHPTE)
+    "livelock": "kernel-bug",  # a kernel loop that never ends (until a signal)
 }
 
 

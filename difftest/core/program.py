@@ -105,7 +105,8 @@ class Op:
     @property
     def procs(self) -> tuple[str, ...]:
         """Processes this operation names (the one that runs it first): its `proc`, if it has
-        one; operations naming several (fork) or none (swapon, pin ids) say so themselves."""
+        one; operations naming several (fork) or none (swapon, swapoff, pin ids) say so
+        themselves."""
         proc = getattr(self, "proc", None)
         return () if proc is None else (proc,)
 
@@ -189,6 +190,19 @@ class Swapon(Op):
     KIND: ClassVar[str] = "swapon"
     nslots: int
     prio: int | None = None
+
+
+@dataclass(frozen=True)
+class Swapoff(Op):
+    """swapoff(2) of the area of swap type `swap_type`: every page swapped to it is read back
+    and mapped again (try_to_unuse), and the type becomes free for a later swapon.
+
+    Types are the kernel's: 0-based, each swapon taking the lowest type no active area holds
+    (sys_swapon's scan of swap_info[]), so a type freed by swapoff is the next one reused.
+    """
+
+    KIND: ClassVar[str] = "swapoff"
+    swap_type: int
 
 
 @dataclass(frozen=True)
@@ -360,7 +374,7 @@ def state_check_result(check: StateCheck, kind: str, writable: bool = False) -> 
 OP_KINDS: dict[str, type[Op]] = {
     cls.KIND: cls
     for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout, StateCheck,
-                Madvise, Pin, Unpin, Pinread, Pinwrite, Mlock, Munlock)
+                Madvise, Pin, Unpin, Pinread, Pinwrite, Mlock, Munlock, Swapoff)
 }
 
 

@@ -14,6 +14,7 @@ The language (grammar/pte.lark is the authority):
     exit     p1
     migrate  p0 0x1000 1 [unlocked]            PROC ADDR NODE
     swapon   4 [prio=-1]                       NSLOTS (usable slots, 0 gives -EINVAL)
+    swapoff  0                                 TYPE: 0-based swap type (-EINVAL if not active)
     pageout  p0 0x1000
     madvise  p0 0x1000 2 dontneed              PROC ADDR NPAGES ADVICE (dontneed)
     pin      p0 0x1000 write                   PROC ADDR [write]: pins are 0, 1, ... in order
@@ -31,7 +32,8 @@ The language (grammar/pte.lark is the authority):
 Numbers are decimal or hex; RESULT is a number, -ERRNO, SIGSEGV or BUG. Processes are named
 p0, p1, ...; p0 exists at the start. Limits: swap_bits 2..8 (default 5), highpte on|off
 (default off), nodes 1..64 (default 2), npages 1..4096, addresses page-aligned and below 2**47
-(and not 0 for map), written values below 2**64, swapon 0..65536 slots, prio -32768..32767.
+(and not 0 for map), written values below 2**64, swapon 0..65536 slots, prio -32768..32767,
+swapoff types 0..255.
 Comments (on their own lines and after statements), blank lines and whether a number was
 written in decimal or hex are kept as notes for the printer (`ptediff.dsl.notes`); they never
 change the program. Line ends are `\n`; `\r\n` and a lone `\r` are read as `\n` (as Python's

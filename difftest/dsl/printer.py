@@ -52,6 +52,7 @@ from ptediff.core.program import (
     Program,
     StateCheck,
     Step,
+    Swapoff,
     Swapon,
     Thread,
     Unpin,
@@ -267,6 +268,8 @@ def _arguments(op: Op) -> list[str]:
             magnitude = _number(op, "prio", abs(op.prio), str)
             prio = [f"prio={'-' if op.prio < 0 else ''}{magnitude}"]
         return [num("nslots"), *prio]
+    if isinstance(op, Swapoff):
+        return [num("swap_type")]
     if isinstance(op, Pageout):
         return [op.proc, num("addr", hex)]
     if isinstance(op, Pin):

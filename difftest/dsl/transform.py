@@ -36,6 +36,7 @@ from ptediff.core.program import (
     Result,
     StateCheck,
     Step,
+    Swapoff,
     Swapon,
     Thread,
     Unpin,
@@ -243,6 +244,9 @@ class ToProgram(Transformer[Token, Program]):
         if len(c) > 2 and isinstance(c[2], tuple):
             return self._op(Swapon, c, nslots=c[1], prio=c[2])
         return self._op(Swapon, c, nslots=c[1])
+
+    def swapoff(self, c: list[Any]) -> Op:
+        return self._op(Swapoff, c, swap_type=c[1])
 
     def pageout(self, c: list[Any]) -> Op:
         return self._op(Pageout, c, proc=c[1], addr=c[2])

@@ -33,6 +33,7 @@ from ptediff.core.program import (
     Pinwrite,
     Pos,
     Program,
+    Swapoff,
     Swapon,
     Thread,
     Unpin,
@@ -297,7 +298,7 @@ class _Validator:
             self.check_fresh(op, op.child, procs, block)
             procs.live.add(op.child)
             procs.ever.add(op.child)
-        elif isinstance(op, Swapon | Unpin | Pinread | Pinwrite):
+        elif isinstance(op, Swapon | Swapoff | Unpin | Pinread | Pinwrite):
             return  # they name no process (pins: ptediff.dsl.validate_pins)
         else:
             name = op.procs[0] if op.procs else ""

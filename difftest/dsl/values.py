@@ -6,7 +6,7 @@ raises `Problem` when it may not appear; the caller (the parser while it builds 
 
 Limits (repeated in ptediff.dsl.parse's summary of the language): swap_bits 2..8, nodes 1..64,
 npages 1..4096, addresses below 2**47 (the x86-64 user address space), written values below
-2**64, swapon 0..65536 slots, prio -32768..32767.
+2**64, swapon 0..65536 slots, prio -32768..32767, swapoff types 0..255.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from ptediff.core.program import (
     Prot,
     Result,
     StateCheck,
+    Swapoff,
     Swapon,
 )
 from ptediff.dsl.source import Problem, did_you_mean, one_of
@@ -47,6 +48,8 @@ MAX_NPAGES = 4096
 ADDRESS_LIMIT = 1 << 47
 VALUE_LIMIT = 1 << 64
 MAX_NSLOTS = 1 << 16
+# Swap types a pte can hold: 2**swap_bits with swap_bits at most 8 (the config's limit).
+SWAP_TYPE_RANGE = range(0, 1 << 8)
 PRIO_RANGE = range(-32768, 32768)
 ON_OFF = {"on": True, "off": False}
 
@@ -321,6 +324,16 @@ def check_op_fields(op: Op, nodes: int) -> None:
             "value",
             f"a written value must be in 0..{VALUE_LIMIT - 1:#x}",
             "a value is one 64-bit word",
+        )
+    if isinstance(op, Swapoff):
+        need(
+            isinstance(op.swap_type, int) and op.swap_type in SWAP_TYPE_RANGE,
+            "swap_type",
+            f"the swap type must be in {SWAP_TYPE_RANGE.start}..{SWAP_TYPE_RANGE.stop - 1}, "
+            f"not {op.swap_type}",
+            "TYPE is the area's 0-based swap type: the first swapon gets 0, and each swapon "
+            "takes the lowest type no active area holds; a type with no active area gives "
+            "-EINVAL",
         )
     if isinstance(op, Swapon):
         need(

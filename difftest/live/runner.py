@@ -31,6 +31,7 @@ from ptediff.core.program import (
     Program,
     Result,
     StateCheck,
+    Swapoff,
     Swapon,
     iter_ops,
     state_check_result,
@@ -40,7 +41,8 @@ from ptediff.live.guard import LiveSession
 from ptediff.live.observe import mapcount, observe, pte_kind
 from ptediff.live.swap import GlobalLock, SwapAreas
 
-SUPPORTED = (Map, Munmap, Mprotect, Fault, Fork, Exit, Swapon, Pageout, StateCheck, Mlock, Munlock)
+SUPPORTED = (Map, Munmap, Mprotect, Fault, Fork, Exit, Swapon, Pageout, StateCheck, Mlock, Munlock,
+             Swapoff)
 NODE_ONLINE = "/sys/devices/system/node/online"
 
 
@@ -113,6 +115,8 @@ class _Run:
         base = sim.BASE
         if isinstance(op, Swapon):
             return self.areas.swapon(op.nslots, op.prio)
+        if isinstance(op, Swapoff):
+            return self.areas.swapoff(op.swap_type)
         if isinstance(op, Fork):
             parent = self.procs[op.parent]
             result, child = sim.fork(parent, self._channel(op.parent, channels), op.child)
@@ -209,7 +213,7 @@ class _Run:
 
 
 def uses_swap(program: Program) -> bool:
-    return any(isinstance(op, Swapon | Pageout) for op in iter_ops(program.steps))
+    return any(isinstance(op, Swapon | Swapoff | Pageout) for op in iter_ops(program.steps))
 
 
 def run_live(session: LiveSession, program: Program) -> LiveRun:

@@ -85,8 +85,7 @@ class SwapAreas:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.counter = 0
-        self.by_type: dict[int, tuple[Path, int]] = {}  # swap type -> (file, device index)
-        self.devices = 0  # successful swapons so far: the spec's device numbering
+        self.by_type: dict[int, tuple[Path, int]] = {}  # swap type -> (file, device number)
         # swap types other areas already hold: the kernel gives a new area the lowest free one
         self.foreign = len([name for name in active_swaps()
                             if not name.startswith(str(directory) + "/")])
@@ -102,9 +101,29 @@ class SwapAreas:
             return result
         used = set(self.by_type) | set(range(self.foreign))
         swap_type = next(t for t in range(64) if t not in used)
-        self.by_type[swap_type] = (path, self.devices)
-        self.devices += 1
+        # the spec's device number: the lowest one none of this program's areas holds
+        numbers = {number for _path, number in self.by_type.values()}
+        self.by_type[swap_type] = (path, next(n for n in range(64) if n not in numbers))
         return 0
+
+    def swapoff(self, device: int) -> int:
+        """swapoff(2) of the program's device number `device`; with no such area, of a file
+        that is no swap area (the kernel's -EINVAL for it, as the spec's)."""
+        swap_type = next((t for t, (_p, n) in self.by_type.items() if n == device), None)
+        if swap_type is None:
+            self.counter += 1
+            path = self.directory / f"swap{self.counter}"
+            path.touch()
+            try:
+                return _call("swapoff", str(path).encode())
+            finally:
+                path.unlink()
+        path, _number = self.by_type[swap_type]
+        result = _call("swapoff", str(path).encode())
+        if result == 0:
+            del self.by_type[swap_type]
+            path.unlink(missing_ok=True)
+        return result
 
     def device(self, swap_type: int) -> int | None:
         entry = self.by_type.get(swap_type)

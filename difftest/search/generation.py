@@ -31,6 +31,7 @@ from ptediff.core.program import (
     Pinread,
     Pinwrite,
     Prot,
+    Swapoff,
     Swapon,
     Unpin,
 )
@@ -57,6 +58,9 @@ class World:
     pins: int = 0  # pins made so far (the next pin's number)
     usable_pins: dict[int, bool] = field(default_factory=dict)  # pin -> write, for later ops
     block_pins: dict[int, bool] = field(default_factory=dict)  # made in the block being drawn
+    # swap types the program has turned on (sys_swapon takes the lowest free one; a swapon
+    # past MAX_SWAPFILES is counted too: approximate, as the rest of the world)
+    swap_types: set[int] = field(default_factory=set)
 
     def settle_pins(self) -> None:
         """After a parallel block its threads' pins may be named (validate_pins' rule)."""
@@ -94,6 +98,11 @@ class World:
             self.live.add(op.child)
             self.mapped[op.child] = dict(self.mapped[op.parent])
             self.written[op.child] = set(self.written[op.parent])
+        elif isinstance(op, Swapon) and op.nslots > 0:
+            self.swap_types.add(next(t for t in range(len(self.swap_types) + 1)
+                                     if t not in self.swap_types))
+        elif isinstance(op, Swapoff):
+            self.swap_types.discard(op.swap_type)
         elif isinstance(op, Exit):
             self.live.discard(op.proc)
 
@@ -143,11 +152,19 @@ def make_op(kind: str, choice: Choice, view: View, enabled: tuple[str, ...]) -> 
     """A kind that is off or impossible here is read as an enabled one (by the same value), so
     changing the swarm flags leaves other operations' kinds alone. A kind with a variant
     (VARIANTS) is read as the variant, when that is on, for the top quarter of `what` values
-    (the base kinds read only its low bits, and `what` shrinks toward the base kind)."""
+    (the base kinds read only its low bits, and `what` shrinks toward the base kind), and as a
+    second variant (SECOND_VARIANTS: a pageout's swapoff) for the quarter below. A variant that
+    cannot be drawn yet (swapoff before any area is on) leaves the base kind as it was."""
     variant = VARIANTS.get(kind)
-    if variant in enabled and choice.what >= VARIANT_FROM:
+    second, second_from = SECOND_VARIANTS.get(kind, ("", VARIANT_FROM))
+    if variant in enabled and choice.what >= VARIANT_FROM and _ready(variant, view):
         kind = variant
-    if kind not in enabled:
+    elif second in enabled and second_from <= choice.what < VARIANT_FROM and _ready(second, view):
+        kind = second
+    # swapoff, which needs an area, never stands in for a kind switched off: the stand-ins
+    # stay what they were before it existed
+    enabled = tuple(k for k in enabled if k not in NO_STAND_IN) or enabled
+    if kind not in enabled and kind not in NO_STAND_IN:
         kind = enabled[choice.kind % len(enabled)]
     if not _possible(kind, view):
         possible = [k for k in enabled if _possible(k, view)]
@@ -167,9 +184,17 @@ def make_op(kind: str, choice: Choice, view: View, enabled: tuple[str, ...]) -> 
 def _possible(kind: str, view: View) -> bool:
     if kind == "swapon":
         return True
+    if kind == "swapoff":
+        return bool(view.world.swap_types)
     if kind == "exit":
         return bool(_exitable(view))
     return bool(view.visible)
+
+
+def _ready(variant: str, view: View) -> bool:
+    """Whether a variant can be drawn here: swapoff only once the program has an area on (until
+    then the swapon or pageout is drawn as it was)."""
+    return variant != "swapoff" or bool(view.world.swap_types)
 
 
 def _exitable(view: View) -> list[str]:
@@ -254,6 +279,14 @@ def _build_swapon(choice: Choice, view: View) -> Op:
     return Swapon(SWAPON_SLOTS[choice.what % 4], SWAPON_PRIOS[choice.what // 4 % 8])
 
 
+def _build_swapoff(choice: Choice, view: View) -> Op:
+    """swapoff of a type the program turned on (one in four: the next type up, -EINVAL)."""
+    types = sorted(view.world.swap_types)
+    if choice.what % 4 == 3:
+        return Swapoff(types[-1] + 1)
+    return Swapoff(types[choice.who % len(types)])
+
+
 def _build_pageout(choice: Choice, view: View) -> Op:
     proc = _proc(choice.who, view.procs())
     return Pageout(proc, _addr(choice, view, proc))
@@ -272,10 +305,18 @@ def _build_mlock(choice: Choice, view: View) -> Op:
 
 
 # Kinds drawn as a variant of another kind's table value: madvise(MADV_DONTNEED) zaps a range
-# as munmap does, a pin faults its page in as a fault does, and mlock changes a range's vma
-# flags (splitting it) as mprotect does.
-VARIANTS: dict[str, str] = {"munmap": "madvise", "fault": "pin", "mprotect": "mlock"}
+# as munmap does, a pin faults its page in as a fault does, mlock changes a range's vma
+# flags (splitting it) as mprotect does, and swapoff (once an area exists) undoes what a swapon
+# and a pageout did (the top quarter of a swapon's values; a pageout's: SECOND_VARIANTS).
+VARIANTS: dict[str, str] = {
+    "munmap": "madvise", "fault": "pin", "mprotect": "mlock", "swapon": "swapoff",
+}
 VARIANT_FROM = 24  # `what` is 0..31 (strategies._WHAT)
+# A second variant of a base kind, drawn for `what` values from its bound up to VARIANT_FROM
+# (the values below a first variant's): a pageout reads no `what` bits, so a swapoff there
+# changes no other pageout.
+SECOND_VARIANTS: dict[str, tuple[str, int]] = {"pageout": ("swapoff", 16)}
+NO_STAND_IN = frozenset({"swapoff"})  # variants make_op never picks for a switched-off kind
 
 # `pin` draws the whole pin family: a new pin, or (once pins exist) an access or release
 PIN_FAMILY = ("pin", "unpin", "pinread", "pinwrite")
@@ -316,4 +357,5 @@ _BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
     "madvise": _build_madvise,
     "pin": _build_pin,
     "mlock": _build_mlock,
+    "swapoff": _build_swapoff,
 }

@@ -79,6 +79,17 @@ def test_pageout_and_swap_in_keep_the_data(session) -> None:
     assert judge_live(prog, run, level="all").agrees  # the write bit after swap-in: declared
 
 
+def test_swapoff_brings_the_pages_back_and_frees_the_type(session) -> None:
+    prog = program("swapon 2\nswapon 1\nmap p0 0x1000 1 rw\nfault p0 0x1000 write 5\n"
+                   "pageout p0 0x1000\nswapoff 0\nswapoff 0\nswapoff 7\nswapon 1\n"
+                   "fault p0 0x1000 read\n")
+    run = run_live(session, prog)
+    assert [run.outcome.results[i] for i in (5, 6, 7, 8)] == [0, -22, -22, 0]
+    assert run.outcome.results[9] == 5
+    assert run.outcome.state[("p0", 0x1000)].kind == "present"
+    assert judge_live(prog, run, level="contract").agrees
+
+
 def test_a_merged_vma_copies_its_zero_page_on_fork(session) -> None:
     prog = program("map p0 0x2000 1 rw\nfault p0 0x2000 write 1\nmap p0 0x1000 1 rw\n"
                    "fault p0 0x1000 read\nmunmap p0 0x2000 1\nfork p0 p1\n")
