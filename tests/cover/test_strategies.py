@@ -149,7 +149,9 @@ def test_swarm_and_config_coverage() -> None:
     assert {bits for bits, _ in configs} == {2, 3, 5}
     assert {highpte for _, highpte in configs} == {False, True}
     kinds = Counter(op.KIND for p in seen for op in p.ops())
-    assert set(KIND_ORDER) <= set(kinds) <= set(KIND_ORDER) | set(PIN_FAMILY) | set(MLOCK_FAMILY)
+    # swapoff needs an area and is a rare variant by design (tests/cover/test_swapoff.py)
+    assert set(KIND_ORDER) - {"swapoff"} <= set(kinds)
+    assert set(kinds) <= set(KIND_ORDER) | set(PIN_FAMILY) | set(MLOCK_FAMILY)
     assert sum(1 for p in seen if p.blocks()) > len(seen) // 5
     migrates = [op for p in seen for op in p.ops() if isinstance(op, Migrate)]
     assert {op.unlocked for op in migrates} == {False, True}
