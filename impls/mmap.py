@@ -56,11 +56,19 @@ class Mmap(KernelCore):
         return new
 
     def do_munmap(self, mm: Mm, start: int, npages: int) -> KGen[int]:
-        """do_munmap() in mm/mmap.c (the body of sys_munmap)."""
+        """sys_munmap() in mm/mmap.c: do_munmap under mmap_sem for write."""
+        if start % PAGE_SIZE or npages < 1:
+            return -ERRNO["EINVAL"]
+        yield Acquire("sys_munmap", mm.mmap_sem, WRITE)
+        yield from self.do_munmap_locked(mm, start, npages)
+        self.unlock(mm.mmap_sem, WRITE)
+        return 0
+
+    def do_munmap_locked(self, mm: Mm, start: int, npages: int) -> KGen[int]:
+        """do_munmap() in mm/mmap.c, mmap_sem held for write (by sys_munmap, do_mremap)."""
         if start % PAGE_SIZE or npages < 1:
             return -ERRNO["EINVAL"]
         end = start + npages * PAGE_SIZE
-        yield Acquire("sys_munmap", mm.mmap_sem, WRITE)
         vma = mm.find_vma(start)
         if vma is not None and vma.start < end:
             if start > vma.start:
@@ -73,7 +81,6 @@ class Mmap(KernelCore):
             for v in doomed:
                 mm.vmas.remove(v)
             yield from self.unmap_region(doomed)
-        self.unlock(mm.mmap_sem, WRITE)
         return 0
 
     def unmap_region(self, vmas: list[Vma]) -> KGen[None]:

@@ -24,6 +24,7 @@ from ptediff.core.program import (
     Madvise,
     Migrate,
     Mlock,
+    Mremap,
     Munmap,
     Op,
     Pageout,
@@ -174,10 +175,11 @@ def _isolating(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> boo
 def _swap_refs_of(s: SpecState, op: Op, page: int) -> bool:
     """An munmap or exit that drops a swap pte whose slot's cached page is `page`: its
     free_swap_and_cache takes a reference and trylocks the page."""
-    if not isinstance(op, Munmap | Exit) or op.proc not in s.vmas:
+    if not isinstance(op, Munmap | Exit | Mremap) or op.proc not in s.vmas:
         return False
     for key in s.keys_of(op.proc):
-        if isinstance(op, Munmap) and not op.addr <= key[1] < op.addr + op.npages * PAGE_SIZE:
+        start = op.new if isinstance(op, Mremap) else getattr(op, "addr", 0)
+        if not isinstance(op, Exit) and not start <= key[1] < start + op.npages * PAGE_SIZE:
             continue
         pte = s.ptes[key]
         if isinstance(pte, Swapped) and s.cached_page(pte.slot) == page:
@@ -295,6 +297,10 @@ def pageout_stale_lookup(
 def _unmaps(other: Op, proc: str, addr: int) -> bool:
     if isinstance(other, Exit):
         return other.proc == proc
+    if isinstance(other, Mremap):  # moves the pte away from OLD's range, zaps NEW's
+        return other.proc == proc and any(
+            start <= addr < start + other.npages * PAGE_SIZE for start in (other.addr, other.new)
+        )
     return (
         isinstance(other, Munmap | Madvise)
         and other.proc == proc
