@@ -32,6 +32,7 @@ from ptediff.core.program import (
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
 from ptediff.spec.mlock import flags_only, has_locked_mapper
+from ptediff.spec.mremap import overlaps
 from ptediff.spec.ops import apply
 from ptediff.spec.paging import (
     migration_lookup,
@@ -316,16 +317,35 @@ def _detached_above(s: SpecState, op: Migrate, unmap: Munmap) -> bool:
                for v in s.vmas[op.proc])
 
 
+def _moves_into(s: SpecState, other: Op, proc: str, addr: int) -> bool:
+    """`other` is an mremap of `proc` that will move a range onto `addr` (its checks pass)."""
+    if not isinstance(other, Mremap) or other.proc != proc or overlaps(other):
+        return False
+    if not other.new <= addr < other.new + other.npages * PAGE_SIZE:
+        return False
+    vma = s.vma_at(proc, other.addr)
+    return vma is not None and other.addr + other.npages * PAGE_SIZE <= vma.end
+
+
 def migrate_unlocked_vanished(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
-    if not isinstance(op, Migrate) or not op.unlocked or s.vma_at(op.proc, op.addr) is None:
+    if not isinstance(op, Migrate) or not op.unlocked:
+        return []
+    results = []
+    if any(_moves_into(s, other.op, op.proc, op.addr) for other in concurrent):
+        # copy_vma linked the new vma before move_ptes filled it: a vma, no pte yet
+        results.append(-ERRNO["ENOENT"])
+    if s.vma_at(op.proc, op.addr) is None and not results:
         return []
     unmaps = [other.op for other in concurrent if _unmaps(other.op, op.proc, op.addr)]
-    results = []
-    if unmaps and migration_lookup(s, op) is not None:
+    if unmaps and migration_lookup(s, op) is not None and not results:
         # found the vma, then the zap emptied the pte before follow_page
         results.append(-ERRNO["ENOENT"])
+    # mremap's MREMAP_FIXED munmap of its new range has the same window (its old range has
+    # no window: the ptes are moved before that munmap detaches the vma)
+    unmaps = [Munmap(u.proc, u.new, u.npages) if isinstance(u, Mremap)
+              and u.new <= op.addr < u.new + u.npages * PAGE_SIZE else u for u in unmaps]
     if any(isinstance(u, Munmap) and not _detached_above(s, op, u) for u in unmaps):
         # do_munmap detached the vmas before zapping: find_vma gives NULL while the ptes
         # (and so the thread's own later accesses) are still there
@@ -420,9 +440,9 @@ ALLOWANCES: tuple[Allowance, ...] = (
     ),
     Allowance(
         "migrate-unlocked-vanished",
-        "a kernel-initiated migration racing an munmap or exit of its address may find the "
-        "vma and then no page (-ENOENT), or find no vma while the ptes are still there "
-        "(-EFAULT)",
+        "a kernel-initiated migration racing an munmap, exit or mremap of its address may "
+        "find the vma and then no page (-ENOENT: zapped, moved away, or not moved in yet), or "
+        "find no vma while the ptes are still there (-EFAULT)",
         migrate_unlocked_vanished,
     ),
     Allowance(

@@ -165,9 +165,12 @@ def make_op(kind: str, choice: Choice, view: View, enabled: tuple[str, ...]) -> 
     """A kind that is off or impossible here is read as an enabled one (by the same value), so
     changing the swarm flags leaves other operations' kinds alone. A kind with a variant
     (VARIANTS) is read as the variant, when that is on, for the top quarter of `what` values
-    (the base kinds read only its low bits, and `what` shrinks toward the base kind)."""
+    (the base kinds read only its low bits, and `what` shrinks toward the base kind), and for
+    every value when the base kind is off but the variant on (a search asked for the variant
+    and not its base: `programs(ops=...)`; the swarm never switches a base off and its variant
+    on)."""
     variant = VARIANTS.get(kind)
-    if variant in enabled and choice.what >= VARIANT_FROM:
+    if variant in enabled and (choice.what >= VARIANT_FROM or kind not in enabled):
         kind = variant
     if kind not in enabled:
         kind = enabled[choice.kind % len(enabled)]

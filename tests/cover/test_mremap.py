@@ -169,3 +169,18 @@ def test_the_generator_draws_mremap() -> None:
     assert any(abs(op.new - op.addr) >= TABLE for op in moves)  # into another page table
     for program in drawn:
         assert parse(format_program(program)) == program
+
+
+def test_an_unlocked_migration_may_see_the_new_vma_before_its_ptes() -> None:
+    # copy_vma links the new vma before move_ptes fills it (found by a postfix hunt)
+    program = parse(
+        "map p0 0x1000 1 rw\nfault p0 0x1000 write 0x1\nfork p0 p1\nparallel {\n"
+        "  thread { migrate p1 0x2000 1 unlocked }\n"
+        "  thread { mremap p1 0x1000 1 0x2000 }\n} schedule 1 1 1 0 0 1 1 1\n"
+    )
+    model = impls.run("postfix", program)
+    assert model.results[3] == -ERRNO["ENOENT"] and model.results[4] == 0x2000
+    judgement = check(program, "postfix")
+    assert judgement.agrees
+    assert {r for o in spec.run(program) for r in [o.results[3]]} == {-ERRNO["EFAULT"], 1,
+                                                                      -ERRNO["ENOENT"]}
