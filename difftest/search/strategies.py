@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 from ptediff.core.program import (
     INITIAL_PROC,
-    OP_KINDS,
     PAGE_SIZE,
     Config,
     Exit,
@@ -54,8 +53,6 @@ from ptediff.core.program import (
 )
 from ptediff.search.generation import (
     ADDRESS_PAGES,
-    MLOCK_FAMILY,
-    PIN_FAMILY,
     SWAPON_SLOTS,
     VARIANTS,
     Choice,
@@ -64,65 +61,31 @@ from ptediff.search.generation import (
     make_op,
 )
 
-# Kinds in shrink order: a drawn kind shrinks toward the front of this list.
-KIND_ORDER: tuple[str, ...] = (
-    "map",
-    "fault",
-    "migrate",
-    "fork",
-    "swapon",
-    "pageout",
-    "mprotect",
-    "munmap",
-    "exit",
-    "madvise",
-    "pin",  # also unpin, pinread and pinwrite of the pins made so far (generation.PIN_FAMILY)
-    "mlock",  # also munlock (generation.MLOCK_FAMILY)
+# The tables are re-exported: `ptediff.search.strategies` stays the one import for callers.
+from ptediff.search.kind_tables import (
+    BASE_ORDER,
+    FOCUS_TABLE,
+    KIND_ORDER,
+    KIND_TABLE,
+    KINDS_PARALLEL,
+    MAX_BLOCK_OPS,
+    MAX_PROC_NUMBER,
+    MAX_THREAD_OPS,
+    MAX_THREADS,
+    NOT_GENERATED,
+    RACE_FIRST,
+    RACE_SECOND,
+    SCHEDULE_STEPS,
+    SWAP_BITS_CHOICES,
+    THREAD_KIND_TABLE,
 )
-# State checks (`expect PROC ADDR STATE`) are written by hand, never generated: the differ
-# already compares every pte at the end, and a check's result only restates it.
-NOT_GENERATED = frozenset({"expect"})
-assert set(KIND_ORDER) | set(PIN_FAMILY) | set(MLOCK_FAMILY) == set(OP_KINDS) - NOT_GENERATED
-# What a drawn kind value means at top level: migrations, forks and swapons (which only matter
-# in numbers) get two values each. Values past the table open a parallel block.
-KIND_TABLE: tuple[str, ...] = (*KIND_ORDER[:9], "migrate", "fork", "swapon")
-KINDS_PARALLEL = 4  # about one top-level step in four is a parallel block
-# Inside a thread the same values mean kinds that race with each other: above all migrations
-# against forks and faults (map and swapon rarely race with anything).
-THREAD_KIND_TABLE: tuple[str, ...] = (
-    "migrate",
-    "fork",
-    "fault",
-    "migrate",
-    "fork",
-    "migrate",
-    "fork",
-    "fault",
-    "mprotect",
-    "pageout",
-    "munmap",
-    "exit",
-    "migrate",
-    "fork",
-    "map",
-    "swapon",
-)
-# The newer kinds have no values of their own in either table (so that adding them left the
-# searches for the seeded bugs as fast as before): they are drawn as a variant of the kind
-# closest to them (`generation.VARIANTS`: an munmap may be an madvise, a fault a pin, an
-# mprotect an mlock), and
-# directly when the swarm switches off every kind of a table value.
-assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
-assert set(KIND_TABLE) == set(THREAD_KIND_TABLE) == set(KIND_ORDER) - set(VARIANTS.values())
 
-MAX_PROC_NUMBER = 5  # process choices are drawn as a number in 0..5 (p0..p5)
-MAX_THREADS = 3
-SCHEDULE_STEPS = 32  # steps of a block a drawn schedule covers; the rest falls back
-MAX_THREAD_OPS = 2
-MAX_BLOCK_OPS = 4  # the spec runs every interleaving of a block: keep blocks small
-# The faithful 5 first, so configs shrink toward it; 2 twice: with few swap types, running out
-# of them takes only a few swapons.
-SWAP_BITS_CHOICES = (5, 2, 3, 2)
+__all__ = [
+    "BASE_ORDER", "FOCUS_TABLE", "KINDS_PARALLEL", "KIND_ORDER", "KIND_TABLE", "MAX_BLOCK_OPS",
+    "MAX_PROC_NUMBER", "MAX_THREADS", "MAX_THREAD_OPS", "NOT_GENERATED", "RACE_FIRST",
+    "RACE_SECOND", "SCHEDULE_STEPS", "SWAP_BITS_CHOICES", "THREAD_KIND_TABLE", "configs",
+    "normalize_schedule", "programs", "schedules",
+]
 
 
 def configs(nodes: int = 2) -> st.SearchStrategy[Config]:
@@ -208,7 +171,6 @@ class _StepContext:
 
 
 # Strategies are built once: building one per draw costs more than the draw itself.
-BASE_ORDER = tuple(kind for kind in KIND_ORDER if kind not in VARIANTS.values())
 _SWARM = st.integers(0, 2 ** (len(BASE_ORDER) + 1) - 1)  # "all on", a bit per base kind
 _CONFIGS = configs()
 _SETUP = st.integers(0, 3)
@@ -220,18 +182,8 @@ _WHAT = st.integers(0, 31)
 _HAS_SCHEDULE = st.integers(0, 3)  # 0: no schedule (sequential), else a random walk
 _WALK = st.binary(min_size=SCHEDULE_STEPS // 4, max_size=SCHEDULE_STEPS // 4)
 _STEP_CONTEXT: ContextVar[_StepContext] = ContextVar("_STEP_CONTEXT")
-# Focus: 3 in 8 examples open with a race block right after the setup (`_draw_race`); 2 in
-# 8 run close to a limit (a few swapons first: with the small swap type fields `configs`
-# draws half the time, the swap types run out); the other 3 in 8 are drawn as above. The
-# held-out bugs and the folded fixes alike sit in those two corners: migration entries
-# racing fork, COW, mprotect and teardown, and allocators running out. (Value 0 stays the
-# general draw, so that choices shrink toward it.)
-FOCUS_TABLE = ("general", "race", "limits", "race", "general", "race", "general", "limits")
 _FOCUS = st.integers(0, len(FOCUS_TABLE) - 1)
 _LIMIT_SWAPONS = st.sampled_from((3, 4, 2, 1))
-RACE_FIRST = ("migrate", "migrate", "pageout", "mprotect", "migrate", "munmap", "fork")
-RACE_SECOND = ("fork", "fault", "migrate", "fork", "mprotect", "fault", "munmap", "exit",
-               "pageout", "migrate")
 
 
 # ---------------------------------------------------------------------------------------------
