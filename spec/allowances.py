@@ -302,15 +302,32 @@ def _unmaps(other: Op, proc: str, addr: int) -> bool:
     )
 
 
+def _detached_above(s: SpecState, op: Migrate, unmap: Munmap) -> bool:
+    """With the munmap's vmas detached (its first step) and its ptes not yet zapped, does
+    find_vma still give a vma ending above the migrate's address?"""
+    start, end = unmap.addr, unmap.addr + unmap.npages * PAGE_SIZE
+    return any(v.end > op.addr and (v.end > end or v.start < start)
+               for v in s.vmas[op.proc])
+
+
 def migrate_unlocked_vanished(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
-    if not isinstance(op, Migrate) or not op.unlocked or migration_lookup(s, op) is None:
+    if not isinstance(op, Migrate) or not op.unlocked or s.vma_at(op.proc, op.addr) is None:
         return []
-    if not any(_unmaps(other.op, op.proc, op.addr) for other in concurrent):
-        return []
-    return [Branch(s.clone(), {op_id: -ERRNO["ENOENT"]},
-                   frozenset(("migrate-unlocked-vanished",)))]
+    unmaps = [other.op for other in concurrent if _unmaps(other.op, op.proc, op.addr)]
+    results = []
+    if unmaps and migration_lookup(s, op) is not None:
+        # found the vma, then the zap emptied the pte before follow_page
+        results.append(-ERRNO["ENOENT"])
+    if any(isinstance(u, Munmap) and not _detached_above(s, op, u) for u in unmaps):
+        # do_munmap detached the vmas before zapping: find_vma gives NULL while the ptes
+        # (and so the thread's own later accesses) are still there
+        results.append(-ERRNO["EFAULT"])
+    if 0 <= op.node < s.config.nodes:
+        return [Branch(s.clone(), {op_id: r}, frozenset(("migrate-unlocked-vanished",)))
+                for r in results]
+    return []
 
 
 def mlock_flags_first(
@@ -398,7 +415,8 @@ ALLOWANCES: tuple[Allowance, ...] = (
     Allowance(
         "migrate-unlocked-vanished",
         "a kernel-initiated migration racing an munmap or exit of its address may find the "
-        "vma and then no page (-ENOENT)",
+        "vma and then no page (-ENOENT), or find no vma while the ptes are still there "
+        "(-EFAULT)",
         migrate_unlocked_vanished,
     ),
     Allowance(

@@ -64,9 +64,10 @@ def migrating(s: SpecState, other: Concurrent) -> int | None:
     page = migration_target(s, other.op)
     if page is None:
         # one that will fail with -EPERM (an mlocked mapper) still isolates and locks the
-        # page before try_to_unmap meets the locked vma
+        # page before try_to_unmap meets the locked vma; one that will fail with -EAGAIN (a
+        # pinned page) isolates it too, and locks and unmaps it on each of its passes
         page = migration_lookup(s, other.op)
-        if page is None or s.pages[page].node == other.op.node or s.pinned(page):
+        if page is None or s.pages[page].node == other.op.node:
             return None
     return page
 

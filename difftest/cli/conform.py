@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ptediff.cli.output import EXIT_OK, EXIT_UNEXPECTED, emit
+from ptediff.cli.output import EXIT_ERROR, EXIT_OK, EXIT_UNEXPECTED, emit
 
 DEFAULT_CONFORM_SECONDS = 60.0
 
@@ -23,4 +23,6 @@ def cmd_conform(args: argparse.Namespace) -> int:
                          seed=args.seed, level=args.level, save_dir=args.save,
                          parallel=not args.sequential)
     emit(args.format, conform_blocks(report), lambda: conform_json(report))
+    if report.error is not None:
+        return EXIT_ERROR
     return EXIT_UNEXPECTED if report.findings else EXIT_OK

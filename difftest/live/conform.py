@@ -58,6 +58,7 @@ class ConformReport:
     fired: Counter[str] = field(default_factory=Counter)  # declared -> programs it fired in
     findings: list[ConformFinding] = field(default_factory=list)
     interrupted: bool = False
+    error: str | None = None  # what stopped the campaign early, when something went wrong
 
     @property
     def throughput(self) -> float:
@@ -149,8 +150,11 @@ class _Campaign:
             test()
         except AssertionError:
             pass  # shrunk: the smallest failing program is in self.smallest
-        except Exception:
-            pass
+        except Exception as error:
+            # A crash of the backend or judge, or hypothesis giving up (a health check, an
+            # unsatisfiable strategy): the campaign cannot go on, and must not end as if it
+            # had simply found nothing.
+            self.report.error = f"{type(error).__name__}: {error}"
 
 
 def conform(
@@ -176,6 +180,8 @@ def conform(
             try:
                 campaign.chunk(seed, chunk, threads)
             except _Spent:
+                break
+            if report.error is not None:
                 break
             new = set(campaign.smallest) - before
             if not new:

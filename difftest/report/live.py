@@ -37,7 +37,10 @@ def conform_blocks(report: ConformReport) -> list[Block]:
     ]
     if report.interrupted:
         blocks.append(Text("Interrupted: the figures cover the programs run so far."))
-    if not report.findings:
+    if report.error is not None:
+        blocks.append(Text(f"Stopped early by an error: {report.error}. The figures cover the "
+                           "programs run before it; this campaign says nothing about the rest."))
+    if not report.findings and report.error is None:
         blocks.append(Text("No undeclared difference."))
     for finding in report.findings:
         blocks.append(Heading(f"undeclared difference: {finding.cls}", level=2))
@@ -52,7 +55,7 @@ def conform_blocks(report: ConformReport) -> list[Block]:
 def conform_json(report: ConformReport) -> Json:
     return document(
         "conform",
-        passed=not report.findings,
+        passed=not report.findings and report.error is None,
         level=report.level,
         seed=report.seed,
         budget_seconds=report.budget_seconds,
@@ -62,6 +65,7 @@ def conform_json(report: ConformReport) -> Json:
         seconds=report.seconds,
         throughput=report.throughput,
         interrupted=report.interrupted,
+        error=report.error,
         declared={d.name: report.fired.get(d.name, 0) for d in DECLARED},
         findings=[
             {

@@ -300,6 +300,63 @@ def test_unlocked_migrate_racing_munmap_may_find_no_page() -> None:
     assert sorted(plain) == sorted([1, -ERRNO["EFAULT"]])
 
 
+def test_unlocked_migrate_in_the_munmap_window_with_a_vma_above() -> None:
+    # With a vma above, find_vma still finds one after the detach and follow_page finds the
+    # pte not yet zapped: the migration goes ahead (a linearization), so no -EFAULT.
+    outcomes = run(f"""
+        map   p0 {A:#x} 1 rw
+        map   p0 {A + 0x2000:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        parallel {{
+          thread {{
+            migrate p0 {A:#x} 1 unlocked
+            fault p0 {A:#x} read
+          }}
+          thread {{ munmap p0 {A:#x} 1 }}
+        }}
+    """)
+    assert sorted({(o.results[3], o.results[4]) for o in outcomes
+                   if "migrate-unlocked-vanished" in o.allowances}) == [(-ERRNO["ENOENT"], 1)]
+
+
+def test_unlocked_migrate_may_find_no_vma_while_the_ptes_remain() -> None:
+    # do_munmap detaches the vmas before zapping: an unlocked find_vma with nothing above
+    # gives -EFAULT, and the thread's next access still reads through the live pte.
+    outcomes = run(f"""
+        map   p0 {A:#x} 1 rw
+        fault p0 {A:#x} write 0x1
+        parallel {{
+          thread {{
+            migrate p0 {A:#x} 1 unlocked
+            fault p0 {A:#x} read
+          }}
+          thread {{ munmap p0 {A:#x} 1 }}
+        }}
+    """)
+    window = {(o.results[2], o.results[3]) for o in outcomes
+              if "migrate-unlocked-vanished" in o.allowances}
+    assert window == {(-ERRNO["EFAULT"], 1), (-ERRNO["ENOENT"], 1), (-ERRNO["ENOENT"], "SIGSEGV")}
+    assert (-ERRNO["EFAULT"], 1) not in {(o.results[2], o.results[3]) for o in outcomes
+                                         if not o.allowances}
+
+
+def test_a_pinned_page_migration_isolates_it_from_another() -> None:
+    # Both migrations fail on the pin (-EAGAIN), but each isolates the page and unmaps it on
+    # every pass: the other may find it off the LRU (-EBUSY) or behind migration entries
+    # (-ENOENT) meanwhile.
+    outcomes = run(f"""
+        map p0 {A:#x} 1 rw
+        pin p0 {A:#x} write
+        parallel {{
+          thread {{ migrate p0 {A:#x} 1 }}
+          thread {{ migrate p0 {A:#x} 1 }}
+        }}
+    """)
+    again, busy, gone = -ERRNO["EAGAIN"], -ERRNO["EBUSY"], -ERRNO["ENOENT"]
+    assert {(o.results[2], o.results[3]) for o in outcomes} == {
+        (again, again), (again, busy), (busy, again), (again, gone), (gone, again)}
+
+
 def test_two_cow_writers_may_both_copy() -> None:
     outcomes = run(f"""
         map   p0 {A:#x} 1 rw
