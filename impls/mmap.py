@@ -10,7 +10,15 @@ from ptediff.impls.core import KernelCore
 from ptediff.impls.mprotect import prot_to_vm_flags
 from ptediff.impls.pte import PAGE_SHIFT, PAGE_SIZE
 from ptediff.impls.sched import WRITE, Acquire, KGen
-from ptediff.impls.structs import VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, Mm, Vma, protection_map
+from ptediff.impls.structs import (
+    VM_ACCOUNT,
+    VM_MAYEXEC,
+    VM_MAYREAD,
+    VM_MAYWRITE,
+    Mm,
+    Vma,
+    protection_map,
+)
 
 
 class Mmap(KernelCore):
@@ -26,6 +34,8 @@ class Mmap(KernelCore):
             self.unlock(mm.mmap_sem, WRITE)
             return -ERRNO["EEXIST"]
         flags = prot_to_vm_flags(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
+        if prot.writable:
+            flags |= VM_ACCOUNT  # a private writable mapping is charged (it may merge by it)
         # A private anonymous mapping's pgoff is its own page number.
         vma = Vma(mm, addr, end, flags, protection_map(flags), pgoff=addr >> PAGE_SHIFT)
         mm.insert_vma(vma)

@@ -6,10 +6,11 @@ Only MREMAP_MAYMOVE|MREMAP_FIXED with an unchanged size is modelled (the DSL's m
 holds mmap_sem for write throughout. do_mremap checks in this order: OLD aligned, a non-empty
 size, NEW aligned, the two ranges disjoint (-EINVAL); then do_munmap of NEW's range; only then
 the vma containing OLD, which must hold the whole range (-EFAULT: a move never spans vmas).
-move_vma: copy_vma makes the new vma (vma_merge is not modelled: the new vma is always a fresh
-one, linked by vma_link under the anon_vma lock, at the tail of the anon_vma list), then
-move_page_tables moves the ptes extent by extent (bounded by both page tables and by
-LATENCY_LIMIT), then do_munmap of OLD's range drops the old piece.
+move_vma: copy_vma first tries vma_merge with NEW's neighbours (the only vma merge the models
+do: mmap, mprotect and mlock never merge here); failing that it makes a fresh vma, linked by
+vma_link under the anon_vma lock at the tail of the anon_vma list. Then move_page_tables moves
+the ptes extent by extent (bounded by both page tables and by LATENCY_LIMIT), and do_munmap of
+OLD's range drops the old piece.
 
 move_ptes takes the old pte lock, then the new one when it is a different lock, and nothing
 else for an anonymous vma: no anon_vma lock (the i_mmap_lock it takes is for file vmas only).
@@ -18,7 +19,9 @@ in the middle of a move. It still sees every pte at its old or its new address, 
 vma sits after the old one on the anon_vma list: the walk meets the old vma first, where a pte
 not yet moved is found, and the new vma later, where a pte moved meanwhile is found (each pte
 is moved under both pte locks, and the walk takes the pte lock of the address it looks at).
-The mutants in impls/mutants/mremap.py break that argument.
+A vma_merge into an existing vma keeps that vma's place on the list, which may be before the
+source: then the argument fails (a latent 2006 bug, docs/semantics.md), as it does in the
+mutants of impls/mutants/mremap.py.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from ptediff.core.outcome import ERRNO
 from ptediff.impls.core import KernelCore
 from ptediff.impls.pte import PAGE_SHIFT, PAGE_SIZE
 from ptediff.impls.sched import WRITE, Acquire, KGen
-from ptediff.impls.structs import PMD_SPAN, Mm, PageTable, Vma, pmd_index
+from ptediff.impls.structs import PMD_SPAN, AnonVma, Mm, PageTable, Vma, pmd_index
 
 LATENCY_LIMIT = 64 * PAGE_SIZE  # move_page_tables moves at most this much per move_ptes call
 
@@ -72,21 +75,103 @@ class Mremap(KernelCore):
         """move_vma() in mm/mremap.c: copy the vma, move its ptes, unmap the old range."""
         mm = vma.mm
         new_pgoff = vma.pgoff + ((old_addr - vma.start) >> PAGE_SHIFT)
-        new_vma = yield from self.copy_vma(vma, new_addr, length, new_pgoff)
+        new_vma, vma = yield from self.copy_vma(vma, new_addr, length, new_pgoff)
         yield from self.move_page_tables(vma, old_addr, new_vma, new_addr, length)
         # VM_ACCOUNT is not modelled, so nothing to conceal before the munmap; mm->locked_vm
         # is not kept (and the size does not grow: no make_pages_present).
         yield from self.do_munmap_locked(mm, old_addr, length // PAGE_SIZE)  # type: ignore[attr-defined]
         return new_addr
 
-    def copy_vma(self, vma: Vma, addr: int, length: int, pgoff: int) -> KGen[Vma]:
-        """copy_vma() in mm/mmap.c (2.6.17), without vma_merge: a copy of vma (flags, page
-        protection, anon_vma) over [addr, addr + length), linked by vma_link."""
+    def copy_vma(self, vma: Vma, addr: int, length: int, pgoff: int) -> KGen[tuple[Vma, Vma]]:
+        """copy_vma() in mm/mmap.c (2.6.17): vma_merge with the neighbours of the new range,
+        else a copy of vma linked by vma_link. Returns (new vma, source vma): the source is the
+        merged vma when it took the source in (the *vmap update)."""
+        mm = vma.mm
+        vma_start = vma.start
         if vma.anon_vma is None:
             pgoff = addr >> PAGE_SHIFT  # not faulted yet: pgoff follows the new address
+        prev = self.find_vma_prev(mm, addr)  # find_vma_prepare's prev
+        merged = yield from self.vma_merge(mm, prev, addr, addr + length, vma.flags,
+                                           vma.anon_vma, pgoff)
+        if merged is not None:
+            if merged.start <= vma_start < merged.end:
+                vma = merged
+            return merged, vma
         new_vma = replace(vma, start=addr, end=addr + length, pgoff=pgoff)
-        yield from self.vma_link(vma.mm, new_vma)
-        return new_vma
+        yield from self.vma_link(mm, new_vma)
+        return new_vma, vma
+
+    @staticmethod
+    def find_vma_prev(mm: Mm, addr: int) -> Vma | None:
+        """find_vma_prepare()'s *pprev in mm/mmap.c: the last vma ending at or below addr."""
+        before = [v for v in mm.vmas if v.end <= addr]
+        return before[-1] if before else None
+
+    @staticmethod
+    def is_mergeable_anon_vma(a: object, b: object) -> bool:
+        """is_mergeable_anon_vma() in mm/mmap.c: either is NULL, or they are the same."""
+        return a is None or b is None or a is b
+
+    def can_vma_merge_before(self, vma: Vma, flags: int, anon_vma: object, pgoff: int) -> bool:
+        """can_vma_merge_before() in mm/mmap.c: same flags, compatible anon_vma, and vma's
+        pgoff right after the range's (no file, no ->close here)."""
+        return (vma.flags == flags and self.is_mergeable_anon_vma(anon_vma, vma.anon_vma)
+                and vma.pgoff == pgoff)
+
+    def can_vma_merge_after(self, vma: Vma, flags: int, anon_vma: object, pgoff: int) -> bool:
+        """can_vma_merge_after() in mm/mmap.c: as before, with the range's pgoff right after
+        vma's."""
+        pglen = (vma.end - vma.start) >> PAGE_SHIFT
+        return (vma.flags == flags and self.is_mergeable_anon_vma(anon_vma, vma.anon_vma)
+                and vma.pgoff + pglen == pgoff)
+
+    def vma_merge(
+        self, mm: Mm, prev: Vma | None, addr: int, end: int, flags: int,
+        anon_vma: AnonVma | None, pgoff: int,
+    ) -> KGen[Vma | None]:
+        """vma_merge() in mm/mmap.c for an unmapped range (mmap, brk, mremap: cases 1 to 3):
+        extend prev over it (and over next too when both fit), or next down over it."""
+        pglen = (end - addr) >> PAGE_SHIFT
+        nxt = mm.find_vma(prev.end if prev is not None else 0)  # prev->vm_next or mm->mmap
+        if (prev is not None and prev.end == addr
+                and self.can_vma_merge_after(prev, flags, anon_vma, pgoff)):
+            if (nxt is not None and end == nxt.start
+                    and self.can_vma_merge_before(nxt, flags, anon_vma, pgoff + pglen)
+                    and self.is_mergeable_anon_vma(prev.anon_vma, nxt.anon_vma)):
+                yield from self.vma_adjust(prev, prev.start, nxt.end, prev.pgoff)  # case 1
+            else:
+                yield from self.vma_adjust(prev, prev.start, end, prev.pgoff)  # case 2
+            return prev
+        if (nxt is not None and end == nxt.start
+                and self.can_vma_merge_before(nxt, flags, anon_vma, pgoff + pglen)):
+            yield from self.vma_adjust(nxt, addr, nxt.end, nxt.pgoff - pglen)  # case 3
+            return nxt
+        return None
+
+    def vma_adjust(self, vma: Vma, start: int, end: int, pgoff: int) -> KGen[None]:
+        """vma_adjust() in mm/mmap.c with no insert, as vma_merge calls it for an unmapped
+        range: under the anon_vma lock, set the bounds; when vma swallows all of next, vma
+        takes next's anon_vma if it has none (the importer) and next leaves the mm and the
+        anon_vma list (__anon_vma_merge). Nothing gives vma the anon_vma of the range being
+        merged in: that is the caller's."""
+        mm = vma.mm
+        nxt = mm.find_vma(vma.end)
+        remove_next = nxt is not None and end >= nxt.end
+        anon_vma = nxt.anon_vma if remove_next and nxt is not None else None
+        if vma.anon_vma is not None:
+            anon_vma = vma.anon_vma
+        if anon_vma is not None:
+            yield Acquire("vma_adjust", anon_vma.lock)
+            if remove_next and vma.anon_vma is None:
+                vma.anon_vma = anon_vma  # importer
+                self._anon_vma_link(vma)  # type: ignore[attr-defined]
+        vma.start, vma.end, vma.pgoff = start, end, pgoff
+        if remove_next and nxt is not None:
+            mm.vmas.remove(nxt)  # __vma_unlink
+            if nxt.anon_vma is not None:
+                nxt.anon_vma.vmas.remove(nxt)  # __anon_vma_merge
+        if anon_vma is not None:
+            self.unlock(anon_vma.lock)
 
     def vma_link(self, mm: Mm, vma: Vma) -> KGen[None]:
         """vma_link() in mm/mmap.c: __vma_link (the mm's vma list, then __anon_vma_link) under

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ptediff.core.outcome import ERRNO
 from ptediff.core.program import PAGE_SIZE, Mremap, Munmap, Result
 from ptediff.spec.mapping import do_munmap
-from ptediff.spec.state import TABLE_SPAN, SpecState
+from ptediff.spec.state import TABLE_SPAN, SpecState, Vma
 
 
 def overlaps(op: Mremap) -> bool:
@@ -34,22 +36,53 @@ def do_mremap(s: SpecState, op: Mremap) -> Result:
     if vma is None or op.addr + length > vma.end:
         return -ERRNO["EFAULT"]
     delta = op.new - op.addr
-    moved = vma.piece(op.addr, op.addr + length)
+    # copy_vma: a piece of the source's vma over NEW's range, its pgoff the source's (or, for
+    # a vma with no anonymous page yet, NEW's own page number: shift 0)
+    moved = replace(vma.piece(op.new, op.new + length),
+                    shift=vma.shift - delta // PAGE_SIZE if vma.anon_id else 0)
     # move_page_tables allocates the new page table wherever the old range has one, whether or
     # not a pte is there to move
-    spans = {(op.proc, (a + delta) // TABLE_SPAN) for a in moved.addresses()
+    spans = {(op.proc, (a + delta) // TABLE_SPAN) for a in range(op.addr, op.addr + length,
+                                                                 PAGE_SIZE)
              if s.has_table(op.proc, a)}
     if not spans <= s.tables:
         s.tables = s.tables | spans
-    for addr in moved.addresses():
+    link_or_merge(s, op.proc, moved)
+    for addr in range(op.addr, op.addr + length, PAGE_SIZE):
         pte = s.ptes.pop((op.proc, addr), None)
         if pte is not None:
             s.ptes[(op.proc, addr + delta)] = pte
-    pieces = [v for v in s.vmas[op.proc] if v != vma]
-    if vma.start < op.addr:
-        pieces.append(vma.piece(vma.start, op.addr))
-    if op.addr + length < vma.end:
-        pieces.append(vma.piece(op.addr + length, vma.end))
-    pieces.append(vma.piece(op.new, op.new + length))
-    s.set_vmas(op.proc, pieces)
+    # move_vma's munmap of the old range (no ptes left there: it only splits the vmas)
+    do_munmap(s, Munmap(op.proc, op.addr, op.npages))
     return op.new
+
+
+def _mergeable(a: Vma, b: Vma) -> bool:
+    """vma_merge's tests: the same vm_flags (protection, VM_LOCKED, VM_ACCOUNT), anon_vmas
+    that are the same or not there on one side, and pgoffs that run on (the same shift)."""
+    return (a.prot is b.prot and a.locked == b.locked and a.account == b.account
+            and (not a.anon_id or not b.anon_id or a.anon_id == b.anon_id)
+            and a.shift == b.shift)
+
+
+def link_or_merge(s: SpecState, proc: str, new: Vma) -> None:
+    """copy_vma's vma_merge, then vma_link if nothing merged: `new` extends the vma ending at
+    its start, or (and) the one starting at its end, when each is mergeable with it. The
+    merged vma's anonymous state is the union of the three: its pages stay anonymous ones,
+    which fork copies (what the 2006 vma_adjust does when neither neighbour had an anon_vma
+    is a different matter: docs/semantics.md, "Findings on postfix")."""
+    vmas = list(s.vmas[proc])
+    prev = next((v for v in vmas if v.end == new.start and _mergeable(v, new)), None)
+    nxt = next((v for v in vmas if v.start == new.end and _mergeable(v, new)), None)
+    if prev is not None and nxt is not None and not (
+            not prev.anon_id or not nxt.anon_id or prev.anon_id == nxt.anon_id):
+        nxt = None  # prev and next carry different anon_vmas: only prev takes the range
+    parts = [v for v in (prev, new, nxt) if v is not None]
+    if len(parts) == 1:
+        s.set_vmas(proc, [*vmas, new])
+        return
+    anon_id = next((v.anon_id for v in parts if v.anon_id), 0)
+    first = parts[0]
+    merged = replace(first, npages=sum(v.npages for v in parts), anon=anon_id != 0,
+                     anon_id=anon_id)
+    s.set_vmas(proc, [v for v in vmas if v not in (prev, nxt)] + [merged])

@@ -184,3 +184,32 @@ def test_an_unlocked_migration_may_see_the_new_vma_before_its_ptes() -> None:
     assert judgement.agrees
     assert {r for o in spec.run(program) for r in [o.results[3]]} == {-ERRNO["EFAULT"], 1,
                                                                       -ERRNO["ENOENT"]}
+
+
+def test_a_page_moved_back_merges_into_its_vma() -> None:
+    # copy_vma's vma_merge: same flags, same anon_vma, the pgoff runs on (case 2 here)
+    results, _state = both(
+        "map p0 0x1000 3 rw\nfault p0 0x1000 write 0x1\nfault p0 0x3000 write 0x3\n"
+        "mremap p0 0x3000 1 0x10000\nmremap p0 0x10000 1 0x3000\n"
+        "mremap p0 0x1000 3 0x20000\nfault p0 0x22000 read\n"
+    )
+    assert results[5] == 0x20000 and results[6] == 0x3  # one vma again: the move succeeds
+    kernel, mm = booted()
+    vma = mapped(kernel, mm, 0x1000, 2)
+    assert drive(kernel, kernel.user_access(mm, 0x2000, True, 0x2)) == 0
+    assert drive(kernel, kernel.sys_mremap(mm, 0x2000, 1, 0x10000)) == 0x10000
+    assert drive(kernel, kernel.sys_mremap(mm, 0x10000, 1, 0x2000)) == 0x2000
+    assert [(v.start, v.end) for v in mm.vmas] == [(0x1000, 0x3000)] and mm.vmas[0] is vma
+    assert vma.anon_vma is not None and vma.anon_vma.vmas == [vma]
+
+
+def test_vm_account_and_the_lock_keep_vmas_apart() -> None:
+    # a vma mapped read-only has no VM_ACCOUNT; one that was writable keeps it: no merge, and
+    # a move across the boundary is -EFAULT on both sides
+    results, _state = both(
+        "map p0 0x1000 1 r\nmap p0 0x3000 1 rw\nmprotect p0 0x3000 1 r\n"
+        "mremap p0 0x3000 1 0x2000\nmremap p0 0x1000 2 0x10000\n"
+        "map p0 0x5000 1 rw\nmlock p0 0x5000 1\nmap p0 0x7000 1 rw\n"
+        "mremap p0 0x7000 1 0x6000\nmremap p0 0x5000 2 0x20000\n"
+    )
+    assert [results[k] for k in (3, 4, 8, 9)] == [0x2000, EFAULT, 0x6000, EFAULT]
