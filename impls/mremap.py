@@ -103,7 +103,8 @@ class Mremap(KernelCore):
 
     @staticmethod
     def find_vma_prev(mm: Mm, addr: int) -> Vma | None:
-        """find_vma_prepare()'s *pprev in mm/mmap.c: the last vma ending at or below addr."""
+        """find_vma_prev() in mm/mmap.c: the last vma ending at or below addr (the *pprev of
+        copy_vma's find_vma_prepare)."""
         before = [v for v in mm.vmas if v.end <= addr]
         return before[-1] if before else None
 
