@@ -193,7 +193,7 @@ def _classify(
         )
         if pre_name is None:
             # no pre-fix model to compare with: a documented latent bug is still one
-            known = getattr(kernels[POSTFIX], "LATENT", frozenset())
+            known: frozenset[str] = getattr(kernels[POSTFIX], "LATENT", frozenset())
             return "latent" if cls is not None and cls in known else None
         post = simplified.judgement
         pre = check(simplified.program, kernels[pre_name], check_invariants=check_invariants)
