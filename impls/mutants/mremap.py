@@ -7,7 +7,7 @@ from __future__ import annotations
 from ptediff.impls.mutants.base import PREFIX, Mutant
 from ptediff.impls.pte import PAGE_SIZE, PresentPte
 from ptediff.impls.sched import KGen
-from ptediff.impls.structs import Mm, PageTable, Vma
+from ptediff.impls.structs import Mm, PageTable, Vma, pmd_index
 
 
 class MremapLinkAtHead(Mutant):
@@ -68,3 +68,30 @@ class MovePtesPresentOnly(Mutant):
             new_addr += PAGE_SIZE
         return
         yield
+
+
+class MovePtesNoNewLock(Mutant):
+    """move_ptes() takes only the old pte lock, not the new one when it differs."""
+
+    NAME = PREFIX + "move_ptes_no_new_lock"
+    REVERTS = "move_ptes does not take the new pte lock"
+    FUNCTION, FILE, AREA = "move_ptes", "mm/mremap.c", "mremap"
+    EQUIVALENT = (
+        "mmap_sem for write keeps the process's own faults, mprotects and munmaps out, so the "
+        "only others to take its pte locks are the rmap walks of other processes "
+        "(try_to_unmap_one, remove_migration_pte), and in the models they check and rewrite a "
+        "pte with no scheduling point while they hold its lock: the new lock never excludes "
+        "anything move_ptes races with here. In the kernel it keeps the page valid until the "
+        "old pte's TLB entry is flushed, which the models do not model."
+    )
+
+    def move_ptes(
+        self, vma: Vma, old_addr: int, old_end: int, new_vma: Vma, new_addr: int
+    ) -> KGen[None]:
+        """move_ptes() under the old pte lock alone."""
+        mapped = yield from self.pte_offset_map_lock(vma.mm, old_addr, "move_ptes")
+        assert mapped is not None
+        old_ptep, old_ptl = mapped
+        new_table = vma.mm.page_tables[pmd_index(new_addr)]
+        yield from self.move_pte_range(old_ptep.table, old_addr, old_end, new_table, new_addr)
+        self.pte_unmap_unlock(old_ptep, old_ptl)
