@@ -1,6 +1,6 @@
-"""mm/mremap.c and copy_vma/vma_link of mm/mmap.c, as in 2.6.17 (neither file is in the index at
-0697212a; read from a 2.6.18 tree, whose mremap.c differs from 2.6.17's only in the lockdep
-annotation of the nested pte lock and in the VM_ACCOUNT/accounting lines the model leaves out).
+"""mm/mremap.c and copy_vma/vma_merge/vma_adjust/vma_link of mm/mmap.c for the 2006 kernel
+(neither file is in the index at 0697212a, nor a 2.6.17 copy; read from a 2.6.18 tree and taken
+to match 2.6.17, leaving out the VM_ACCOUNT charging and the accounting lines).
 
 Only MREMAP_MAYMOVE|MREMAP_FIXED with an unchanged size is modelled (the DSL's mremap). sys_mremap
 holds mmap_sem for write throughout. do_mremap checks in this order: OLD aligned, a non-empty
