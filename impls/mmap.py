@@ -1,4 +1,5 @@
-"""mm/mmap.c: creating, splitting and removing vmas (no vma merging is modelled)."""
+"""mm/mmap.c: creating, splitting and removing vmas (they never merge; copy_vma's vma_merge
+for mremap is in impls/mremap.py)."""
 
 from __future__ import annotations
 
