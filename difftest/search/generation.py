@@ -23,6 +23,7 @@ from ptediff.core.program import (
     Migrate,
     Mlock,
     Mprotect,
+    Mremap,
     Munlock,
     Munmap,
     Op,
@@ -37,6 +38,7 @@ from ptediff.core.program import (
 )
 
 ADDRESS_PAGES = 8  # pages 0x1000 .. 0x8000: a small address space so operations collide
+TABLE_PAGES = 512  # pages one page table maps (x86-64)
 TOUCHED_WHERE = 2 * ADDRESS_PAGES  # `where` values below this snap to a written page
 SNAPPED_WHERE = 3 * ADDRESS_PAGES  # ... below this to a mapped one; the rest are raw pages
 
@@ -92,6 +94,8 @@ class World:
         elif isinstance(op, Madvise):
             span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
             self.written[op.proc] -= set(span)
+        elif isinstance(op, Mremap):
+            self._move(op)
         elif isinstance(op, Fault) and op.write:
             self.written[op.proc].add(op.addr // PAGE_SIZE)
         elif isinstance(op, Fork):
@@ -105,6 +109,24 @@ class World:
             self.swap_types.discard(op.swap_type)
         elif isinstance(op, Exit):
             self.live.discard(op.proc)
+
+    def _move(self, op: Mremap) -> None:
+        """mremap's intended effect: the new range unmapped, then the old one moved there (when
+        the ranges are apart and the old one is mapped; within one vma is not tracked)."""
+        old, new = op.addr // PAGE_SIZE, op.new // PAGE_SIZE
+        if new < old + op.npages and old < new + op.npages:
+            return
+        pages, written = self.mapped[op.proc], self.written[op.proc]
+        for page in range(new, new + op.npages):
+            pages.pop(page, None)
+            written.discard(page)
+        if not all(old + i in pages for i in range(op.npages)):
+            return
+        for i in range(op.npages):
+            pages[new + i] = pages.pop(old + i)
+            if old + i in written:
+                written.discard(old + i)
+                written.add(new + i)
 
 
 @dataclass
@@ -152,12 +174,15 @@ def make_op(kind: str, choice: Choice, view: View, enabled: tuple[str, ...]) -> 
     """A kind that is off or impossible here is read as an enabled one (by the same value), so
     changing the swarm flags leaves other operations' kinds alone. A kind with a variant
     (VARIANTS) is read as the variant, when that is on, for the top quarter of `what` values
-    (the base kinds read only its low bits, and `what` shrinks toward the base kind), and as a
-    second variant (SECOND_VARIANTS: a pageout's swapoff) for the quarter below. A variant that
-    cannot be drawn yet (swapoff before any area is on) leaves the base kind as it was."""
+    (the base kinds read only its low bits, and `what` shrinks toward the base kind), and for
+    every value when the base kind is off but the variant on (a search asked for the variant
+    and not its base: `programs(ops=...)`; the swarm never switches a base off and its variant
+    on). A pageout is read as a swapoff for the quarter of values below (SECOND_VARIANTS). A
+    variant that cannot be drawn yet (swapoff before any area is on) leaves the base kind."""
     variant = VARIANTS.get(kind)
     second, second_from = SECOND_VARIANTS.get(kind, ("", VARIANT_FROM))
-    if variant in enabled and choice.what >= VARIANT_FROM and _ready(variant, view):
+    if variant in enabled and (choice.what >= VARIANT_FROM or kind not in enabled) and _ready(
+            variant, view):
         kind = variant
     elif second in enabled and second_from <= choice.what < VARIANT_FROM and _ready(second, view):
         kind = second
@@ -304,16 +329,38 @@ def _build_mlock(choice: Choice, view: View) -> Op:
     return cls(proc, _addr(choice, view, proc), choice.what % 2 + 1)
 
 
+# How far mremap moves a range: just past it (same page table) or one page table further
+# (another pte lock: move_ptes then nests the new one inside the old).
+MREMAP_GAPS = (0, 1, 2, TABLE_PAGES)
+
+
+def _build_mremap(choice: Choice, view: View) -> Op:
+    """mremap of one or two pages, mostly of written pages, to just past the range (a range
+    running past the small address space goes to 0x1000 instead) or one page table further."""
+    proc = _proc(choice.who, view.procs())
+    addr = _addr(choice, view, proc)
+    npages = choice.what % 2 + 1
+    gap = MREMAP_GAPS[choice.what // 2 % 4]
+    new = addr + (npages + gap) * PAGE_SIZE
+    if gap < TABLE_PAGES and new + npages * PAGE_SIZE > (ADDRESS_PAGES + 1) * PAGE_SIZE:
+        new = PAGE_SIZE  # wrap into the small address space (an overlap is -EINVAL)
+    return Mremap(proc, addr, npages, new)
+
+
 # Kinds drawn as a variant of another kind's table value: madvise(MADV_DONTNEED) zaps a range
-# as munmap does, a pin faults its page in as a fault does, mlock changes a range's vma
-# flags (splitting it) as mprotect does, and swapoff (once an area exists) undoes what a swapon
-# and a pageout did (the top quarter of a swapon's values; a pageout's: SECOND_VARIANTS).
+# as munmap does, a pin faults its page in as a fault does, mlock changes a range's vma flags
+# (splitting it) as mprotect does, and mremap takes the pte at an address away as pageout
+# does (pageout moves the page's contents to swap, mremap moves the pte itself). pageout is the
+# base kind none of the seeded bugs' searches needs, so those searches stay as fast. swapoff
+# (once an area exists) undoes what a swapon and a pageout did: the top quarter of a swapon's
+# values, and the quarter of a pageout's below mremap's (SECOND_VARIANTS).
 VARIANTS: dict[str, str] = {
-    "munmap": "madvise", "fault": "pin", "mprotect": "mlock", "swapon": "swapoff",
+    "munmap": "madvise", "fault": "pin", "mprotect": "mlock", "pageout": "mremap",
+    "swapon": "swapoff",
 }
 VARIANT_FROM = 24  # `what` is 0..31 (strategies._WHAT)
 # A second variant of a base kind, drawn for `what` values from its bound up to VARIANT_FROM
-# (the values below a first variant's): a pageout reads no `what` bits, so a swapoff there
+# (the values below the first variant's): a pageout reads no `what` bits, so a swapoff there
 # changes no other pageout.
 SECOND_VARIANTS: dict[str, tuple[str, int]] = {"pageout": ("swapoff", 16)}
 NO_STAND_IN = frozenset({"swapoff"})  # variants make_op never picks for a switched-off kind
@@ -357,5 +404,6 @@ _BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
     "madvise": _build_madvise,
     "pin": _build_pin,
     "mlock": _build_mlock,
+    "mremap": _build_mremap,
     "swapoff": _build_swapoff,
 }

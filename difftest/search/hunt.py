@@ -83,6 +83,7 @@ def hunt(
     until: Collection[tuple[str, str]] = (),
     database: ExampleDatabase | None = None,
     exchange: Exchange | None = None,
+    baseline: ImplRef | None = None,
 ) -> HuntReport:
     """Search the given implementations (default: every registered one) for divergences.
 
@@ -93,6 +94,11 @@ def hunt(
 
     `database` (`ptediff.search.database`): a campaign database; the hunt first replays every
     failure stored there, then saves each new one. `exchange`: see `Exchange`.
+
+    `baseline`: a model whose divergences are not findings: a program on which it diverges
+    with the same class as a searched model does not count for that model (`ptediff
+    evaluate` hunts each injected bug with `postfix` as baseline, so that postfix's latent
+    bugs do not pass for the injected one).
     """
     base = _profile(profile)
     if max_examples is None and seconds is None:
@@ -112,6 +118,8 @@ def hunt(
     target = None if save_dir is None else check_writable(save_dir)  # before, not at a finding
     report.coverage = KernelCoverage.of(kernel for _, kernel in named)
     search = _Search(named, report, progress, seconds, check_invariants, strategy)
+    if baseline is not None:
+        (search.baseline,) = resolve_impls([baseline])
     if database is not None:
         replayed = stored_programs(database, campaign_keys(database), strategy)
         report.replayed = len(replayed)
@@ -266,6 +274,7 @@ class _Search:
         self.chunk_size = 0
         self.found: set[ClassKey] = set()
         self.prop: DifferentialProperty | None = None  # the current chunk's
+        self.baseline: Named | None = None  # see `hunt`
         self._over_budget = 0  # over-budget programs of the chunks done
 
     def in_flight(self) -> list[DivergenceFound]:
@@ -314,6 +323,7 @@ class _Search:
             race=True,
             shrink_budget=SHRINK_BUDGET,
             coverage=self.report.coverage,
+            baseline=self.baseline,
         )
         if self.prop is not None:
             self._over_budget += self.prop.over_budget

@@ -170,10 +170,13 @@ def peer_search(
     seconds: float | None = None,
     max_examples: int | None = None,
     reduce_found: bool = True,
+    baseline: ImplRef | None = None,
 ) -> PeerRun:
-    """Draw and judge programs until one diverges on `impl` or the budget is spent."""
+    """Draw and judge programs until one diverges on `impl` or the budget is spent (a
+    divergence `baseline` shows too does not count: `ptediff.search.hunt.hunt`)."""
     ((name, kernel),) = resolve_impls([impl])
-    prop = DifferentialProperty(((name, kernel),), targets=False)
+    (base,) = resolve_impls([baseline]) if baseline is not None else (None,)
+    prop = DifferentialProperty(((name, kernel),), targets=False, baseline=base)
     rng = random.Random(seed)
     run = PeerRun(name, seed)
     started = time.monotonic()

@@ -123,6 +123,11 @@ class DifferentialProperty:
     schedule_variants: int = 1
     # Also explore a promising program's schedules on each model (`ptediff.search.race`).
     race: bool = False
+    # A reference model whose own divergences are not the searched models' bugs: a run that
+    # diverges with the class the baseline also shows on the same program (and schedule) is
+    # inherited, and counts as agreeing. `ptediff evaluate` searches each injected bug with
+    # postfix as baseline, so that postfix's documented latent bugs do not pass for it.
+    baseline: Named | None = None
     # Past this `time.monotonic()` value, or after `shrink_budget` calls following the first
     # failure, a new program raises BudgetSpent, which stops the hypothesis run; the smallest
     # failure seen for each class is then in `smallest` (the hunt simplifies it further).
@@ -165,7 +170,7 @@ class DifferentialProperty:
                 hypothesis.reject()
             return
         if self.observer is not None:
-            self.observer(program, [(run.name, run.judgement) for run in runs])
+            self.observer(program, [(run.name, run.judgement) for run in runs if not run.inherited])
         if observability_enabled() and hypothesis.currently_in_test_context():
             found = features.program_features(program, runs, self._reached.get(program))
             features.emit(program, found)
@@ -222,6 +227,7 @@ class DifferentialProperty:
                     runs.append(_Run(name, variant, None, None, error))
                 else:
                     runs.append(_Run(name, variant, judge(variant, allowed, outcome), outcome))
+                runs[-1] = self._unless_inherited(runs[-1], allowed)
                 if self._raises(runs[-1]):
                     break
             else:
@@ -244,6 +250,19 @@ class DifferentialProperty:
     def _raises(self, run: _Run) -> bool:
         return run.cls is not None and (run.name, run.cls) not in self.ignore
 
+    def _unless_inherited(self, run: _Run, allowed: list[Outcome]) -> _Run:
+        """The run, marked inherited when the baseline diverges the same way on its program."""
+        if self.baseline is None or run.cls is None or run.judgement is None:
+            return run
+        try:
+            outcome = impls.run(self.baseline[1], run.program,
+                                check_invariants=self.check_invariants)
+        except (ModelCrash, PtediffError):  # no verdict from the baseline: the run stands
+            return run
+        judgement = judge(run.program, allowed, outcome)
+        shown = judgement.divergence.primary.cls if judgement.divergence is not None else None
+        return dataclasses.replace(run, inherited=True) if shown == run.cls else run
+
     def _race(self, program: Program, allowed: list[Outcome]) -> list[_Run]:
         """The race phase (`ptediff.search.race`): the first divergence it finds, if any."""
         for name, kernel in self.impls:
@@ -254,6 +273,7 @@ class DifferentialProperty:
             try:
                 for variant, outcome in race_runs(program, run):
                     found = _Run(name, variant, judge(variant, allowed, outcome), outcome)
+                    found = self._unless_inherited(found, allowed)
                     if self._raises(found):
                         return [found]
             except ModelCrash as crash:  # a model bug: its own class, as in `runs`
@@ -287,10 +307,14 @@ class _Run:
     judgement: Judgement | None  # None: the model crashed
     outcome: Outcome | None
     crash: str = ""
+    inherited: bool = False  # diverges as the property's baseline does: not this model's bug
 
     @property
     def cls(self) -> str | None:
-        """The primary class of a divergence (crash:<type> for a crash), None when agreeing."""
+        """The primary class of a divergence (crash:<type> for a crash), None when agreeing
+        (or when the divergence is inherited from the baseline)."""
+        if self.inherited:
+            return None
         if self.judgement is None:
             return "crash:" + self.crash.split(":", 1)[0]
         if self.judgement.divergence is None:

@@ -31,13 +31,10 @@ exactly, by exploration (`ptediff.search.simplify`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextvars import ContextVar
-from dataclasses import dataclass
 
 from hypothesis import strategies as st
 from ptediff.core.program import (
     INITIAL_PROC,
-    OP_KINDS,
     PAGE_SIZE,
     Config,
     Exit,
@@ -54,8 +51,6 @@ from ptediff.core.program import (
 )
 from ptediff.search.generation import (
     ADDRESS_PAGES,
-    MLOCK_FAMILY,
-    PIN_FAMILY,
     SWAPON_SLOTS,
     VARIANTS,
     Choice,
@@ -64,66 +59,41 @@ from ptediff.search.generation import (
     make_op,
 )
 
-# Kinds in shrink order: a drawn kind shrinks toward the front of this list.
-KIND_ORDER: tuple[str, ...] = (
-    "map",
-    "fault",
-    "migrate",
-    "fork",
-    "swapon",
-    "pageout",
-    "mprotect",
-    "munmap",
-    "exit",
-    "madvise",
-    "pin",  # also unpin, pinread and pinwrite of the pins made so far (generation.PIN_FAMILY)
-    "mlock",  # also munlock (generation.MLOCK_FAMILY)
-    "swapoff",  # once some area is on (a variant of swapon and pageout)
+# The tables are re-exported: `ptediff.search.strategies` stays the one import for callers.
+from ptediff.search.kind_tables import (
+    BASE_ORDER,
+    FOCUS_TABLE,
+    KIND_ORDER,
+    KIND_TABLE,
+    KINDS_PARALLEL,
+    MAX_BLOCK_OPS,
+    MAX_PROC_NUMBER,
+    MAX_THREAD_OPS,
+    MAX_THREADS,
+    NOT_GENERATED,
+    RACE_FIRST,
+    RACE_SECOND,
+    SCHEDULE_STEPS,
+    SWAP_BITS_CHOICES,
+    THREAD_KIND_TABLE,
 )
-# State checks (`expect PROC ADDR STATE`) are written by hand, never generated: the differ
-# already compares every pte at the end, and a check's result only restates it.
-NOT_GENERATED = frozenset({"expect"})
-assert set(KIND_ORDER) | set(PIN_FAMILY) | set(MLOCK_FAMILY) == set(OP_KINDS) - NOT_GENERATED
-# What a drawn kind value means at top level: migrations, forks and swapons (which only matter
-# in numbers) get two values each. Values past the table open a parallel block.
-KIND_TABLE: tuple[str, ...] = (*KIND_ORDER[:9], "migrate", "fork", "swapon")
-KINDS_PARALLEL = 4  # about one top-level step in four is a parallel block
-# Inside a thread the same values mean kinds that race with each other: above all migrations
-# against forks and faults (map and swapon rarely race with anything).
-THREAD_KIND_TABLE: tuple[str, ...] = (
-    "migrate",
-    "fork",
-    "fault",
-    "migrate",
-    "fork",
-    "migrate",
-    "fork",
-    "fault",
-    "mprotect",
-    "pageout",
-    "munmap",
-    "exit",
-    "migrate",
-    "fork",
-    "map",
-    "swapon",
+from ptediff.search.steps import (
+    WHAT,
+    WHERE,
+    WHO,
+    Generation,
+    StepContext,
+    draw_schedule,
+    draw_step,
+    normalize_schedule,
 )
-# The newer kinds have no values of their own in either table (so that adding them left the
-# searches for the seeded bugs as fast as before): they are drawn as a variant of the kind
-# closest to them (`generation.VARIANTS`: an munmap may be an madvise, a fault a pin, an
-# mprotect an mlock, a swapon or pageout a swapoff), and
-# directly when the swarm switches off every kind of a table value.
-assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
-assert set(KIND_TABLE) == set(THREAD_KIND_TABLE) == set(KIND_ORDER) - set(VARIANTS.values())
 
-MAX_PROC_NUMBER = 5  # process choices are drawn as a number in 0..5 (p0..p5)
-MAX_THREADS = 3
-SCHEDULE_STEPS = 32  # steps of a block a drawn schedule covers; the rest falls back
-MAX_THREAD_OPS = 2
-MAX_BLOCK_OPS = 4  # the spec runs every interleaving of a block: keep blocks small
-# The faithful 5 first, so configs shrink toward it; 2 twice: with few swap types, running out
-# of them takes only a few swapons.
-SWAP_BITS_CHOICES = (5, 2, 3, 2)
+__all__ = [
+    "BASE_ORDER", "FOCUS_TABLE", "KINDS_PARALLEL", "KIND_ORDER", "KIND_TABLE", "MAX_BLOCK_OPS",
+    "MAX_PROC_NUMBER", "MAX_THREADS", "MAX_THREAD_OPS", "NOT_GENERATED", "RACE_FIRST",
+    "RACE_SECOND", "SCHEDULE_STEPS", "SWAP_BITS_CHOICES", "THREAD_KIND_TABLE", "configs",
+    "normalize_schedule", "programs", "schedules",
+]
 
 
 def configs(nodes: int = 2) -> st.SearchStrategy[Config]:
@@ -141,7 +111,7 @@ def schedules(n_threads: int) -> st.SearchStrategy[tuple[int, ...] | None]:
 
     @st.composite
     def drawn(draw: st.DrawFn) -> tuple[int, ...] | None:
-        return _draw_schedule(draw, n_threads)
+        return draw_schedule(draw, n_threads)
 
     return drawn()
 
@@ -168,15 +138,6 @@ def programs(
     return _programs(config, max_ops, allowed, threads, swarm)
 
 
-def normalize_schedule(schedule: Iterable[int]) -> tuple[int, ...] | None:
-    """Drop trailing thread-0 steps: an exhausted schedule falls back to the lowest runnable
-    thread, which is what a trailing 0 gives too. Nothing left means sequential: None."""
-    steps = list(schedule)
-    while steps and steps[-1] == 0:
-        steps.pop()
-    return tuple(steps) or None
-
-
 def _check_kinds(ops: Iterable[str]) -> tuple[str, ...]:
     wanted = set(ops)
     unknown = wanted - set(KIND_ORDER)
@@ -191,48 +152,14 @@ def _check_kinds(ops: Iterable[str]) -> tuple[str, ...]:
 # What one draw carries along (the world model itself: `ptediff.search.generation`)
 
 
-@dataclass
-class _Generation:
-    world: World
-    allowed: tuple[str, ...]  # kinds the caller allows
-    enabled: tuple[str, ...]  # kinds on in this example (swarm), in KIND_ORDER
-    threads: tuple[int, int] | None  # None: no parallel blocks in this example
-
-
-@dataclass
-class _StepContext:
-    gen: _Generation
-    view: View
-    room: int  # operations that still fit
-    first: bool  # the first step of its list
-    top: bool  # a top-level step (may open a parallel block)
 
 
 # Strategies are built once: building one per draw costs more than the draw itself.
-BASE_ORDER = tuple(kind for kind in KIND_ORDER if kind not in VARIANTS.values())
 _SWARM = st.integers(0, 2 ** (len(BASE_ORDER) + 1) - 1)  # "all on", a bit per base kind
 _CONFIGS = configs()
 _SETUP = st.integers(0, 3)
-_CONTINUE = st.integers(0, 3)  # top level: continue unless 0; in a thread: only on 3
-_KIND = st.integers(0, len(KIND_TABLE) + KINDS_PARALLEL - 1)
-_WHO = st.integers(0, MAX_PROC_NUMBER)
-_WHERE = st.integers(0, 4 * ADDRESS_PAGES - 1)
-_WHAT = st.integers(0, 31)
-_HAS_SCHEDULE = st.integers(0, 3)  # 0: no schedule (sequential), else a random walk
-_WALK = st.binary(min_size=SCHEDULE_STEPS // 4, max_size=SCHEDULE_STEPS // 4)
-_STEP_CONTEXT: ContextVar[_StepContext] = ContextVar("_STEP_CONTEXT")
-# Focus: 3 in 8 examples open with a race block right after the setup (`_draw_race`); 2 in
-# 8 run close to a limit (a few swapons first: with the small swap type fields `configs`
-# draws half the time, the swap types run out); the other 3 in 8 are drawn as above. The
-# held-out bugs and the folded fixes alike sit in those two corners: migration entries
-# racing fork, COW, mprotect and teardown, and allocators running out. (Value 0 stays the
-# general draw, so that choices shrink toward it.)
-FOCUS_TABLE = ("general", "race", "limits", "race", "general", "race", "general", "limits")
 _FOCUS = st.integers(0, len(FOCUS_TABLE) - 1)
 _LIMIT_SWAPONS = st.sampled_from((3, 4, 2, 1))
-RACE_FIRST = ("migrate", "migrate", "pageout", "mprotect", "migrate", "munmap", "fork")
-RACE_SECOND = ("fork", "fault", "migrate", "fork", "mprotect", "fault", "munmap", "exit",
-               "pageout", "migrate")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +178,7 @@ def _programs(
     focus = FOCUS_TABLE[draw(_FOCUS)]
     cfg = draw(_CONFIGS) if config is None else config
     enabled, parallel_enabled = _draw_swarm(draw, allowed, swarm, threads is not None)
-    gen = _Generation(World(cfg), allowed, enabled, threads if parallel_enabled else None)
+    gen = Generation(World(cfg), allowed, enabled, threads if parallel_enabled else None)
     race = focus == "race" and gen.threads is not None and max_ops >= 4
     steps: list[Step] = list(_draw_setup(draw, gen, max_ops, race=race))
     if race and max_ops - len(steps) >= 2:
@@ -262,20 +189,20 @@ def _programs(
         if cfg.swap_bits <= 3:
             count = 2**cfg.swap_bits - 1
         for _ in range(min(count, max_ops - len(steps))):
-            op = Swapon(SWAPON_SLOTS[draw(_WHAT) % 2])
+            op = Swapon(SWAPON_SLOTS[draw(WHAT) % 2])
             gen.world.apply(op)
             steps.append(op)
     while True:
         room = max_ops - sum(_n_ops(step) for step in steps)
         view = View(gen.world, frozenset(gen.world.live))
-        step = _draw_step(draw, _StepContext(gen, view, room, not steps, top=True))
+        step = draw_step(draw, StepContext(gen, view, room, not steps, top=True))
         if step is None:
             break
         steps.append(step)
     return Program(tuple(steps), config=cfg)
 
 
-def _draw_race(draw: st.DrawFn, gen: _Generation, room: int) -> Parallel:
+def _draw_race(draw: st.DrawFn, gen: Generation, room: int) -> Parallel:
     """The race focus: a block of two threads, the first opening with an operation that
     unmaps or rewrites ptes (a migrate above all), the second with one that races with it on
     the same pages (a fork, a fault, another migrate, an mprotect, a teardown)."""
@@ -287,19 +214,19 @@ def _draw_race(draw: st.DrawFn, gen: _Generation, room: int) -> Parallel:
         visible = base - exited
         view = View(gen.world, visible, frozenset(named), visible if index == 0 else frozenset())
         kind = kinds[draw(st.integers(0, len(kinds) - 1))]
-        choice = Choice(kind=0, who=draw(_WHO), where=draw(_WHERE), what=draw(_WHAT))
+        choice = Choice(kind=0, who=draw(WHO), where=draw(WHERE), what=draw(WHAT))
         ops = [make_op(kind, choice, view, gen.enabled)]
         named.update(ops[0].procs)
         # leave room for the second thread's first operation
         more = min(MAX_THREAD_OPS - 1, room - sum(len(t.ops) for t in block) - 2 + index)
-        op = _draw_step(draw, _StepContext(gen, view, more, False, top=False))
+        op = draw_step(draw, StepContext(gen, view, more, False, top=False))
         if op is not None:
             assert not isinstance(op, Parallel)
             ops.append(op)
             named.update(op.procs)
         exited.update(op.proc for op in ops if isinstance(op, Exit))
         block.append(Thread(tuple(ops)))
-    return Parallel(tuple(block), schedule=_draw_schedule(draw, 2))
+    return Parallel(tuple(block), schedule=draw_schedule(draw, 2))
 
 
 def _n_ops(step: Step) -> int:
@@ -334,14 +261,14 @@ def _draw_swarm(
     return enabled or allowed, parallel_enabled
 
 
-def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int, race: bool) -> list[Op]:
+def _draw_setup(draw: st.DrawFn, gen: Generation, max_ops: int, race: bool) -> list[Op]:
     """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1. Before a race
     block (which needs a touched page) the values are rotated, so that 0 means map + write:
     generation draws zeros often, and the simplifier drops what a divergence does not need."""
     setup = (draw(_SETUP) + race) % 4
     if not setup or max_ops < 2 or not {"map", "fault"} <= set(gen.allowed):
         return []
-    where, what = draw(_WHERE), draw(_WHAT)
+    where, what = draw(WHERE), draw(WHAT)
     page = where % ADDRESS_PAGES + 1
     ops: list[Op] = [Map(INITIAL_PROC, page * PAGE_SIZE, what % 2 + 1, Prot.RW)]
     ops.append(Fault(INITIAL_PROC, page * PAGE_SIZE, write=True, value=gen.world.next_value()))
@@ -352,79 +279,3 @@ def _draw_setup(draw: st.DrawFn, gen: _Generation, max_ops: int, race: bool) -> 
     return ops
 
 
-def _draw_step(draw: st.DrawFn, context: _StepContext) -> Step | None:
-    """Draw one step in its own span; the context rides in a ContextVar so that one strategy
-    object serves every step."""
-    token = _STEP_CONTEXT.set(context)
-    try:
-        return draw(_STEP)
-    finally:
-        _STEP_CONTEXT.reset(token)
-
-
-@st.composite
-def _step_span(draw: st.DrawFn) -> Step | None:
-    """One step (an operation, or at top level possibly a parallel block), or None to stop."""
-    context = _STEP_CONTEXT.get()
-    # A continue flag heads every step; 0 ends the list (ignored for the first step, so that
-    # deleting the first step leaves the second one aligned). It is drawn even when the list
-    # is full and then ignored: the shrinker zeroes it, and deleting an earlier step then
-    # still finds the list's end instead of running out of choices.
-    more = draw(_CONTINUE)
-    if context.room < 1 or (not context.first and more < (1 if context.top else 3)):
-        return None
-    choice = Choice(kind=draw(_KIND), who=draw(_WHO), where=draw(_WHERE), what=draw(_WHAT))
-    gen = context.gen
-    if not context.top:
-        return make_op(THREAD_KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
-    if choice.kind >= len(KIND_TABLE):
-        if gen.threads is not None and context.room >= 2:
-            return _draw_parallel(draw, gen, choice, context.room)
-        choice = Choice(choice.kind - len(KIND_TABLE), choice.who, choice.where, choice.what)
-    return make_op(KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
-
-
-_STEP = _step_span()
-
-
-def _draw_parallel(draw: st.DrawFn, gen: _Generation, head: Choice, room: int) -> Parallel:
-    assert gen.threads is not None
-    fewest, most = gen.threads
-    room = min(room, MAX_BLOCK_OPS)
-    n_threads = min(fewest + head.who % (most - fewest + 1), room)
-    world = gen.world
-    base = frozenset(world.live)
-    exited: set[str] = set()
-    named: set[str] = set()
-    block: list[Thread] = []
-    for index in range(n_threads):
-        # leave one operation of room for each thread still to come
-        thread_room = room - sum(len(t.ops) for t in block) - (n_threads - index - 1)
-        last = index == n_threads - 1
-        view = View(world, base - exited, frozenset(named), frozenset() if last else base - exited,
-                    in_block=True)
-        thread_ops: list[Op] = []
-        while True:
-            room_left = min(MAX_THREAD_OPS, thread_room) - len(thread_ops)
-            op = _draw_step(draw, _StepContext(gen, view, room_left, not thread_ops, top=False))
-            if op is None:
-                break
-            assert not isinstance(op, Parallel)
-            thread_ops.append(op)
-            named.update(op.procs)
-            if isinstance(op, Exit):
-                exited.add(op.proc)
-        block.append(Thread(tuple(thread_ops)))
-    world.settle_pins()
-    return Parallel(tuple(block), schedule=_draw_schedule(draw, n_threads))
-
-
-def _draw_schedule(draw: st.DrawFn, n_threads: int) -> tuple[int, ...] | None:
-    """None (sequential) or a random walk: two bits of the drawn bytes per step."""
-    if not draw(_HAS_SCHEDULE):
-        return None
-    walk = draw(_WALK)
-    # Step i reads the i-th pair of bits counted from the *end* of the bytes: the shrinker
-    # zeroes the first bytes first, i.e. the last steps, so schedules shrink toward short ones.
-    steps = [(byte >> shift) & 3 for byte in reversed(walk) for shift in (0, 2, 4, 6)]
-    return normalize_schedule(step % n_threads for step in steps)
