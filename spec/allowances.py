@@ -37,7 +37,6 @@ from ptediff.spec.cow_races import (
     wp_copy_racing_migration,
     wp_copy_racing_pageout,
 )
-from ptediff.spec.pin_races import pin_after_fault
 from ptediff.spec.state import SpecState
 from ptediff.spec.swapoff_races import swapoff_accounting, wp_copy_racing_swapoff
 
@@ -95,12 +94,6 @@ ALLOWANCES: tuple[Allowance, ...] = (
         "a migrate or pageout racing another process's mlock may see its vma locked before "
         "the mlock has faulted the range in (the shared page is then not unmapped there)",
         mlock_flags_first,
-    ),
-    Allowance(
-        "pin-after-fault",
-        "a pin's fault and its page lookup are two steps: other threads may act in between, "
-        "and the pin takes the page the pte maps by then",
-        pin_after_fault,
     ),
     Allowance(
         "access-after-fault",

@@ -18,9 +18,8 @@ class Pending:
     * a migrate or pageout that has found `page` and will act on it later, wherever the page
       is mapped by then (the kernel isolates the page first, then migrates or reclaims it);
     * a fault whose kernel half is done (`page` is None): the access itself is still to come,
-      and faults again if the pte no longer permits it;
-    * a pin whose fault is done (`page` is None): get_user_pages' follow_page, which takes the
-      page the pte maps by then, is still to come (and faults again if it must).
+      and faults again if the pte no longer permits it; likewise a pin whose fault is done and
+      whose page lookup (get_user_pages' follow_page) is still to come.
     """
 
     op_id: int

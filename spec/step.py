@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ptediff.core.program import Fault, Op, Pin
+from ptediff.core.program import Fault, Op
 from ptediff.spec.allowances import ALLOWANCES
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import handle_fault, needs_fault
@@ -28,12 +28,9 @@ def finish(s: SpecState, pending: Pending, *, others_running: bool) -> list[Bran
     changed faults again, and that handling may be overtaken again while others run."""
     after = s.clone()
     branches = [Branch(after, {pending.op_id: pending.finish(after)})]
-    access = pending.op
-    if isinstance(access, Pin):
-        access = Fault(access.proc, access.addr, write=access.write)
-    if others_running and isinstance(access, Fault) and needs_fault(s, access):
+    if others_running and isinstance(pending.op, Fault) and needs_fault(s, pending.op):
         again = s.clone()
-        handle_fault(again, access)
+        handle_fault(again, pending.op)
         again.collect()
         branches.append(Branch(again, {}, frozenset(), pending))
     return branches
