@@ -102,7 +102,12 @@ class World:
                 self.written[op.proc].add(op.addr // PAGE_SIZE)
             self.swapped[op.proc].discard(op.addr // PAGE_SIZE)
         elif isinstance(op, Pageout) and op.addr // PAGE_SIZE in self.written[op.proc]:
-            self.swapped[op.proc].add(op.addr // PAGE_SIZE)
+            # try_to_unmap swaps the page out of every process mapping it: after a fork, the
+            # others that wrote the page before it (an approximation of who shares it).
+            page = op.addr // PAGE_SIZE
+            for proc in self.live:
+                if page in self.written.get(proc, ()) and page in self.mapped.get(proc, {}):
+                    self.swapped[proc].add(page)
         elif isinstance(op, Fork):
             self.live.add(op.child)
             self.mapped[op.child] = dict(self.mapped[op.parent])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 from ptediff.core.program import Exit, Op, Parallel, Step, Thread
-from ptediff.search.generation import ADDRESS_PAGES, Choice, View, World, make_op
+from ptediff.search.generation import ADDRESS_PAGES, SNAPPED_WHERE, Choice, View, World, make_op
 from ptediff.search.kind_tables import (
     KIND_TABLE,
     KINDS_PARALLEL,
@@ -87,8 +87,10 @@ def _step_span(draw: st.DrawFn) -> Step | None:
     if not context.top:
         return make_op(context.table[choice.kind], choice, context.view, gen.enabled)
     if gen.cycle:
+        # Every address snaps to a written (2 in 3) or mapped page: the cycle is about pages.
         table = SWAP_OUT_TABLE if gen.world.any_swapped() else SWAP_RESIDENT_TABLE
-        return make_op(table[choice.kind], choice, context.view, gen.enabled)
+        snapped = Choice(choice.kind, choice.who, choice.where % SNAPPED_WHERE, choice.what)
+        return make_op(table[choice.kind], snapped, context.view, gen.enabled)
     if choice.kind >= len(KIND_TABLE):
         if gen.threads is not None and context.room >= 2:
             return draw_parallel(draw, gen, choice, context.room)

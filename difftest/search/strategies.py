@@ -163,7 +163,8 @@ _SETUP = st.integers(0, 3)
 _FOCUS = st.integers(0, len(FOCUS_TABLE) - 1)
 _LIMIT_SWAPONS = st.sampled_from((3, 4, 2, 1))
 SWAP_CYCLE_KINDS = ("swapon", "pageout", "map", "fault")  # the cycle needs these allowed
-CYCLE_STEPS = 3  # a swap cycle has at least this many steps: out, back in, out again or fork
+CYCLE_STEPS = 3  # a swap cycle's steps: out, back in, out again or fork
+_CYCLE_FLOOR = st.sampled_from((0, CYCLE_STEPS, 2, CYCLE_STEPS))  # drawn unconditionally
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,8 +204,9 @@ def _programs(
             op = Swapon(SWAPON_SLOTS[draw(WHAT) % 2])
             gen.world.apply(op)
             steps.append(op)
-    # The first step is drawn whatever its continue flag says; a swap cycle's first few are.
-    floor = len(steps) + CYCLE_STEPS if cycle else 1
+    # The first step is drawn whatever its continue flag says; a swap cycle's first few are
+    # (how many is a choice of its own, so that it shrinks away).
+    floor = len(steps) + draw(_CYCLE_FLOOR) if cycle else 1
     while True:
         room = max_ops - sum(_n_ops(step) for step in steps)
         view = View(gen.world, frozenset(gen.world.live))
