@@ -16,6 +16,7 @@ from __future__ import annotations
 from ptediff.core.outcome import ERRNO
 from ptediff.core.program import Pin, Pinread, Pinwrite, Result, Unpin
 from ptediff.impls.core import KernelCore
+from ptediff.impls.memory import VM_FAULT_OOM
 from ptediff.impls.pte import PresentPte
 from ptediff.impls.sched import READ, Acquire, KGen
 from ptediff.impls.structs import VM_LOCKED, VM_READ, VM_WRITE, Mm, Page, Vma, pmd_index
@@ -55,7 +56,9 @@ class Gup(KernelCore):
             # Not modelled: VM_FAULT_WRITE, with which the kernel stops asking for a writable
             # pte once do_wp_page broke COW; here a write pin faults until the pte is writable
             # (the same page unless another thread write-protects it in between).
-            yield from self.handle_mm_fault(mm, vma, addr, write)  # type: ignore[attr-defined]
+            rc = yield from self.handle_mm_fault(mm, vma, addr, write)  # type: ignore[attr-defined]
+            if rc == VM_FAULT_OOM:
+                return -ERRNO["ENOMEM"]  # the first page failed: no page pinned
 
     def follow_page(self, vma: Vma, addr: int, write: bool, anon: bool) -> KGen[Page | None]:
         """follow_page() in mm/memory.c with FOLL_GET (and FOLL_WRITE, FOLL_ANON as given)."""

@@ -192,7 +192,9 @@ def _classify(
             else next((name for name in kernels if name != POSTFIX), None)
         )
         if pre_name is None:
-            return None
+            # no pre-fix model to compare with: a documented latent bug is still one
+            known: frozenset[str] = getattr(kernels[POSTFIX], "LATENT", frozenset())
+            return "latent" if cls is not None and cls in known else None
         post = simplified.judgement
         pre = check(simplified.program, kernels[pre_name], check_invariants=check_invariants)
     else:

@@ -295,6 +295,17 @@ def test_an_unreadable_swap_slot_is_vm_fault_oom_and_kills_the_task() -> None:
     assert kernel.bugs == []
 
 
+def test_a_pin_whose_fault_is_vm_fault_oom_gives_enomem() -> None:
+    """get_user_pages returns -ENOMEM when handle_mm_fault says VM_FAULT_OOM on the first
+    page, rather than faulting again for ever."""
+    kernel, mm = booted()
+    assert drive(kernel, kernel.sys_swapon(2, None)) == 0
+    mapped(kernel, mm, A)
+    kernel.pte_alloc(mm, A).ptes[A] = SwapPte(kernel.enc.swp_entry(0, 2))
+    assert drive(kernel, kernel.get_user_pages(mm, A, True)) == -ERRNO["ENOMEM"]
+    assert kernel.bugs == []
+
+
 # -- BUGs, secondary classes, classification ---------------------------------------------------
 
 

@@ -161,6 +161,14 @@ def test_postfix_shows_only_its_documented_latent_bugs() -> None:
         assert " unlocked " in finding.text  # only the mode without a 2006 caller
 
 
+def test_a_postfix_only_hunt_still_classifies_its_latent_bugs() -> None:
+    # no pre-fix model to compare with: Kernel.LATENT says what is latent
+    report = hunt(["postfix"], profile="ci", seed=0, max_examples=1000)
+    postfix = [f for f in report.findings if f.impl == "postfix"]
+    assert postfix and all(f.signature in LATENT for f in postfix)
+    assert {f.classification for f in postfix} == {"latent"}
+
+
 @pytest.mark.slow
 def test_a_long_prefix_hunt_still_reads_four_bugs() -> None:
     report = hunt(["prefix"], profile="ci", seed=0, max_examples=4000)
