@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import seed as with_seed
 from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
+from hypothesis.internal.observability import observability_enabled
 from ptediff import impls as models
 from ptediff.core.errors import PtediffError
 from ptediff.core.program import Program
@@ -103,7 +104,11 @@ def hunt(
     bugs do not pass for the injected one).
 
     `small_scope`: first run the small-scope phase's fixed programs (`ptediff.search.
-    small_scope`; counted as examples), unless a custom `strategy` is given.
+    small_scope`; counted as examples). Skipped with a custom `strategy` (its programs may lie
+    outside it) and in campaigns (a `database`, an `exchange`, hypothesis observability on;
+    `--jobs` workers skip it too):
+    a campaign resumes from its database, and its observations record hypothesis's own test
+    cases, one per example.
     """
     base = _profile(profile)
     if max_examples is None and seconds is None:
@@ -143,7 +148,8 @@ def hunt(
             exchange.announce(search.found)
     remaining = max_examples
     wanted = set(until)
-    if small_scope and strategy is None:
+    campaign = database is not None or exchange is not None or observability_enabled()
+    if small_scope and strategy is None and not campaign:
         remaining = _small_scope(search, target, wanted, remaining)
     pending: list[DivergenceFound] = []  # the chunk's new divergences not yet recorded
     try:

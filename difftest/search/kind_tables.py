@@ -104,7 +104,7 @@ RACE_FOLLOW: tuple[str, ...] = (
 # focus draws those). Value 0 is the state's most likely next step: choices shrink to it.
 SWAP_RESIDENT_TABLE: tuple[str, ...] = (
     "pageout", "fault", "pageout", "fork", "pageout", "migrate", "pageout", "fault",
-    "pageout", "fork", "pageout", "munmap", "pageout", "fault", "pageout", "exit",
+    "pageout", "fork", "pageout", "munmap", "pageout", "migrate", "pageout", "exit",
 )
 SWAP_OUT_TABLE: tuple[str, ...] = (
     "fault", "fork", "fault", "pageout", "fault", "munmap", "fault", "fork",
