@@ -73,7 +73,9 @@ class Machine:
             finally:
                 self.block = None
             return op_id
-        self.scheduler.run([self.task(0, f"op {first_op}", [(first_op, step)])])
+        # outside a block no step is traced: only the invariant checker watches steps there
+        self.scheduler.run([self.task(0, f"op {first_op}", [(first_op, step)])],
+                           observe=self.checker is not None)
         return first_op + 1
 
 

@@ -246,25 +246,47 @@ class Scheduler:
         self.after_step = after_step
         self.max_steps = MAX_STEPS if max_steps is None else max_steps
 
-    def run(self, tasks: Sequence[Task], schedule: Sequence[int] = ()) -> None:
-        """Step k resumes schedule[k] if that task can run, else the lowest-numbered runnable."""
+    def run(
+        self, tasks: Sequence[Task], schedule: Sequence[int] = (), *, observe: bool = True
+    ) -> None:
+        """Step k resumes schedule[k] if that task can run, else the lowest-numbered runnable.
+
+        observe=False: nobody needs the steps (no trace, no invariant checks), so `after_step`
+        is not called; one task then runs without the choosing (the hot path of a model run:
+        every top-level operation is one task)."""
+        if len(tasks) == 1 and not observe:
+            self._run_alone(tasks[0])
+            return
         k = 0
+        by_index: dict[int, Task] = {}
+        for t in reversed(tasks):  # the first task of an index wins, as a search in order
+            by_index[t.index] = t
         while True:
             unfinished = [t for t in tasks if not t.done]
             if not unfinished:
                 return
-            runnable = tuple(t.index for t in unfinished if t.wait.ready(t))
+            runnable = tuple([t.index for t in unfinished if t.wait.ready(t)])
             if not runnable:
                 raise Deadlock(describe_deadlock(unfinished))
             if k >= self.max_steps:
                 raise BudgetExceeded("scheduler steps", self.max_steps, STEP_BUDGET_HINT)
             wanted = schedule[k] if k < len(schedule) else None
-            chosen = wanted if wanted in runnable else runnable[0]
-            task = next(t for t in tasks if t.index == chosen)
+            task = by_index[wanted if wanted in runnable else runnable[0]]
             step = Step(task, task.wait.function, task.op_id, runnable)
             self.resume(task)
             k += 1
             self.after_step(step)
+
+    def _run_alone(self, task: Task) -> None:
+        """`run` of one task, unobserved: the same steps, deadlock and budget as `run`."""
+        k = 0
+        while not task.done:
+            if not task.wait.ready(task):
+                raise Deadlock(describe_deadlock([task]))
+            if k >= self.max_steps:
+                raise BudgetExceeded("scheduler steps", self.max_steps, STEP_BUDGET_HINT)
+            self.resume(task)
+            k += 1
 
     def resume(self, task: Task) -> None:
         granted = task.wait.grant(task)

@@ -58,14 +58,14 @@ class World:
         return World(branch.state, {**self.results, **branch.results},
                      self.allowances | branch.allowances, self.checkpoints, pending)
 
-    def key(self, first_id: int) -> Hashable:
-        """What tells two worlds of one block apart, allowances aside (the results before the
-        block are the block's starting world's, the same for all of them)."""
+    def key(self) -> Hashable:
+        """What tells two worlds of one block apart, allowances aside (a block's worlds hold
+        only its own results: `run_block` starts from none)."""
         threads = sorted(self.pending)
         return (
             fingerprint(self.state, [self.pending[t].page for t in threads]),
             tuple((t, self.pending[t].op_id) for t in threads),
-            tuple(sorted((i, r) for i, r in self.results.items() if i >= first_id)),
+            tuple(sorted(self.results.items())),
         )
 
 
@@ -88,11 +88,11 @@ def run_block(
     # Per key, the allowance sets already met. A world whose allowances are a superset of an
     # identical world's is dropped: every outcome it leads to, the other one reaches with
     # fewer allowances, and the spec keeps only the smaller set's.
-    seen: dict[Hashable, list[frozenset[str]]] = {start.key(first_id): [start.allowances]}
+    seen: dict[Hashable, list[frozenset[str]]] = {start.key(): [start.allowances]}
     budget.charge()
 
     def push(nxt: World) -> None:
-        met = seen.setdefault(nxt.key(first_id), [])
+        met = seen.setdefault(nxt.key(), [])
         if not any(allowances <= nxt.allowances for allowances in met):
             met.append(nxt.allowances)
             budget.charge()

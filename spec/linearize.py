@@ -163,11 +163,14 @@ def _prune(keyed: Iterable[tuple[Hashable, T]]) -> list[T]:
 
 def _outcomes(groups: list[_Group], checkpoints: bool) -> list[Outcome]:
     keyed = []
+    # outcome_key's layout, with the canonical state computed (and hashed) once per group:
+    # each distinct one becomes a small number, the same for every group that has it
+    state_ids: dict[Hashable, int] = {}
     for group in groups:
         ptes = pte_states(group.state)
         prots = vma_prots(group.state)
-        # outcome_key's layout, with the canonical state computed once per group
-        state_key = (canonical_state(ptes), tuple(sorted(prots.items())))
+        state_id = 0 if len(groups) == 1 else state_ids.setdefault(  # one group: one state
+            (canonical_state(ptes), tuple(sorted(prots.items()))), len(state_ids))
         for h in group.histories:
             outcome = Outcome(
                 results=dict(sorted(h.results.items())),
@@ -180,7 +183,7 @@ def _outcomes(groups: list[_Group], checkpoints: bool) -> list[Outcome]:
                 tuple(canonical_state(c) for c in h.checkpoints)
                 if checkpoints and h.checkpoints is not None else None
             )
-            keyed.append(((tuple(outcome.results.items()), *state_key, history_checkpoints),
+            keyed.append(((tuple(outcome.results.items()), state_id, history_checkpoints),
                           outcome))
     distinct = _prune(keyed)
     return sorted(distinct, key=lambda o: (len(o.allowances), sorted(o.allowances)))

@@ -48,26 +48,27 @@ def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
 
     Unreachable pages (in the swap cache, no pte left) still count: they hold a slot. `held`
     are pages operations in flight hold; their names (None: freed) are part of the result.
-    It runs once per state the spec meets, so it is written for speed: plain loops, no
-    closures, and the swap part only when there is swap.
+    It runs once per state the spec meets, and each result is hashed, so it is written for
+    speed: plain loops, no closures, the swap part only when there is swap, and flat tuples
+    of a fixed width per pte and per page (one tuple to hash, not one per entry).
     """
     page_names: dict[int, int] = {ZERO_PAGE: -1}
     slot_names: dict[Slot, tuple[int, int]] = {}
     pages = s.pages
     ptes: list[Hashable] = []
-    for key, pte in sorted(s.ptes.items()):
+    for (proc, addr), pte in sorted(s.ptes.items()):
         if type(pte) is Present:
             name = page_names.get(pte.page)
             if name is None:
                 name = page_names[pte.page] = len(page_names) - 1
-            ptes.append((key, name, pte.writable))  # three fields: a present pte
+            ptes += (proc, addr, name, pte.writable)  # four fields: a present pte
         else:
             slot = pte.slot  # type: ignore[union-attr]
             renamed = slot_names.get(slot)
             if renamed is None:
                 # The device is kept: it is observable. The index within it is not.
                 renamed = slot_names[slot] = (slot[0], len(slot_names))
-            ptes.append((key, renamed))  # two fields: a swap pte
+            ptes += (proc, addr, "swap", renamed)  # four fields: a swap pte (a str, not a page)
     pins: list[Hashable] = []
     for pin, page in sorted(s.pins.items()):  # pinned pages are named after the mapped ones
         if page is not None and page not in page_names:
@@ -80,7 +81,7 @@ def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
         )
         for pid in unmapped:
             page_names[pid] = len(page_names) - 1
-    described = []
+    described: list[Hashable] = []
     for pid in page_names:  # in naming order: dicts keep insertion order
         page = pages[pid]
         copy = page.swap_copy
@@ -88,13 +89,14 @@ def fingerprint(s: SpecState, held: Sequence[int | None] = ()) -> Hashable:
             renamed = slot_names.get(copy)
             if renamed is None:
                 renamed = slot_names[copy] = (copy[0], len(slot_names))
-            described.append((page.data, page.node, renamed))
+            described += (page.data, page.node, renamed)
         else:
-            described.append((page.data, page.node))
+            described += (page.data, page.node, None)
     held_names = tuple(page_names.get(page) if page in pages else None for page in held)
     vmas = tuple(sorted(s.vmas.items()))
     if s.pins or s.tables:
-        vmas = (vmas, tuple(pins), tuple(sorted(s.tables)))  # type: ignore[assignment]
+        # the frozenset itself: clones share it, and it keeps its hash once computed
+        vmas = (vmas, tuple(pins), s.tables)  # type: ignore[assignment]
     if not s.swap.devices:
         return (vmas, tuple(ptes), tuple(described), held_names)
     for slot in s.slots:  # slots nothing refers to (the spec frees them: for safety)

@@ -187,15 +187,33 @@ class SpecState:
         the swap cache: nothing in a program reclaims it). A slot lives while a swap pte holds
         it or a page has it as its swap copy.
         """
-        tables = {(proc, addr // TABLE_SPAN) for proc, addr in self.ptes}
-        if not tables <= self.tables:
-            self.tables = self.tables | tables
-        mapped = {p.page for p in self.ptes.values() if isinstance(p, Present)}
-        mapped |= {page for page in self.pins.values() if page is not None}
-        for pid in [pid for pid, p in self.pages.items()
-                    if pid != ZERO_PAGE and pid not in mapped and p.swap_copy is None]:
-            del self.pages[pid]
-        used = {p.slot for p in self.ptes.values() if isinstance(p, Swapped)}
-        used |= {p.swap_copy for p in self.pages.values() if p.swap_copy is not None}
-        for slot in sorted(set(self.slots) - used):
-            self.free_slot(slot)
+        # One pass over the ptes (it runs after every operation of every linearization).
+        known = self.tables
+        tables: set[tuple[str, int]] = set()
+        mapped: set[int] = set()
+        used: set[Slot] = set()
+        for (proc, addr), pte in self.ptes.items():
+            table = (proc, addr // TABLE_SPAN)
+            if table not in known:
+                tables.add(table)
+            if type(pte) is Present:
+                mapped.add(pte.page)
+            else:
+                used.add(pte.slot)  # type: ignore[union-attr]
+        if tables:
+            self.tables = known | tables
+        for page in self.pins.values():
+            if page is not None:
+                mapped.add(page)
+        pages = self.pages
+        if len(pages) > len(mapped):  # else every page is mapped or pinned (or the zero page)
+            for pid in [pid for pid, p in pages.items()
+                        if pid != ZERO_PAGE and pid not in mapped and p.swap_copy is None]:
+                del pages[pid]
+        if self.slots:
+            for p in pages.values():
+                if p.swap_copy is not None:
+                    used.add(p.swap_copy)
+            if not used.issuperset(self.slots):
+                for slot in sorted(set(self.slots) - used):
+                    self.free_slot(slot)

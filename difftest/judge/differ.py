@@ -23,6 +23,7 @@ from ptediff.core.canon import (
 )
 from ptediff.core.outcome import NONE_PTE, BugReport, Key, Outcome, PteState, Violation
 from ptediff.core.program import Fault, Op, Parallel, Pinread, Program, Result
+from ptediff.judge.match import index_of
 from ptediff.judge.signature import (
     CONTRACT,
     FIELD_CLASS,
@@ -125,7 +126,12 @@ class Judgement:
 
 
 def judge(
-    program: Program, allowed: Sequence[Outcome], outcome: Outcome, *, level: str = "all"
+    program: Program,
+    allowed: Sequence[Outcome],
+    outcome: Outcome,
+    *,
+    level: str = "all",
+    exact_match: bool = True,
 ) -> Judgement:
     """Compare a model's outcome with the spec's allowed outcomes.
 
@@ -133,26 +139,18 @@ def judge(
     would read, kernel BUGs, deadlocks and the two contract state properties (shared-writable,
     writable-in-readonly-vma); pte kinds, write bits, frames, nodes, swap devices and invariant
     violations are left out (docs/semantics.md, "Two levels").
+
+    `exact_match`: look the outcome up by match key first (`ptediff.judge.match`): one at
+    distance zero is the closest, no ranking needed. False: always rank (same judgement).
     """
     contract = check_level(level) == CONTRACT
-    candidates = list(allowed) or [Outcome()]
-    ops = program.ops()
-    scored = []
-    for index, candidate in enumerate(candidates):
-        if contract:
-            keys = set(candidate.state) | set(outcome.state)
-            spec_state, model_state = contract_view(candidate, keys), contract_view(outcome, keys)
-        else:
-            spec_state, model_state = candidate.state, outcome.state
-        pte_rows = compare_states(spec_state, model_state)
-        result_rows = compare_results(ops, candidate.results, outcome.results)
-        if contract:  # a state check's result is a pte observation: implementation level
-            result_rows = [r for r in result_rows if f"result:{r.kind}" not in
-                           IMPLEMENTATION_RESULTS]
-        distance = len(result_rows) + sum(len(row.fields) for row in pte_rows)
-        scored.append((distance, len(candidate.allowances), index, pte_rows, result_rows))
-    distance, _, index, pte_rows, result_rows = min(scored, key=lambda s: s[:3])
-    closest = candidates[index]
+    found = index_of(allowed).find(outcome) if exact_match and not contract else None
+    if found is not None:
+        closest, distance = allowed[found], 0
+        pte_rows: list[PteRow] = []
+        result_rows: list[ResultRow] = []
+    else:
+        closest, distance, pte_rows, result_rows = _closest(program, allowed, outcome, contract)
     violations = () if contract else tuple(outcome.violations)
     properties_differ = bool(
         state_properties(outcome.state, {**closest.vma_prot, **outcome.vma_prot})
@@ -177,6 +175,31 @@ def judge(
         secondary=secondary_classes(outcome.bugs, signatures),
     )
     return Judgement(outcome, divergence, frozenset(), None)
+
+
+def _closest(
+    program: Program, allowed: Sequence[Outcome], outcome: Outcome, contract: bool
+) -> tuple[Outcome, int, list[PteRow], list[ResultRow]]:
+    """The allowed outcome fewest result rows and pte fields away (then fewest allowances,
+    then first), its distance and its differing rows."""
+    candidates = list(allowed) or [Outcome()]
+    ops = program.ops()
+    scored = []
+    for index, candidate in enumerate(candidates):
+        if contract:
+            keys = set(candidate.state) | set(outcome.state)
+            spec_state, model_state = contract_view(candidate, keys), contract_view(outcome, keys)
+        else:
+            spec_state, model_state = candidate.state, outcome.state
+        pte_rows = compare_states(spec_state, model_state)
+        result_rows = compare_results(ops, candidate.results, outcome.results)
+        if contract:  # a state check's result is a pte observation: implementation level
+            result_rows = [r for r in result_rows if f"result:{r.kind}" not in
+                           IMPLEMENTATION_RESULTS]
+        distance = len(result_rows) + sum(len(row.fields) for row in pte_rows)
+        scored.append((distance, len(candidate.allowances), index, pte_rows, result_rows))
+    distance, _, index, pte_rows, result_rows = min(scored, key=lambda s: s[:3])
+    return candidates[index], distance, pte_rows, result_rows
 
 
 def secondary_classes(

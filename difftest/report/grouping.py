@@ -46,6 +46,9 @@ def bug_blocks(number: int, bug: Bug, items: dict[int, HuntFinding],
     lead = items[id(bug.lead)]
     blocks: list[Block] = [Heading(f"bug {number} on {bug.impl}: {bug.lead.signature}", level=2)]
     blocks.append(Text("symptoms: " + ", ".join(bug.symptoms) + "."))
+    if bug.cause is not None:
+        blocks.append(Text(f"cause: {bug.cause} (the one code change whose model alone shows "
+                           "it; postfix agrees)."))
     blocks.extend(finding_blocks(lead)[1:])
     for member in bug.members[1:]:
         item = items[id(member)]
@@ -64,6 +67,7 @@ def bugs_json(bugs: Sequence[Bug], findings: Sequence[HuntFinding]) -> list[dict
             "classes": bug.classes,
             "findings": [index[id(member)] for member in bug.members],
             "symptoms": bug.symptoms,
+            "cause": bug.cause,
             "reasons": [
                 {"class": cls, "reason": reason} for cls, reason in bug.reasons.items()
             ],

@@ -56,6 +56,11 @@ def hunt_blocks(
         f"{hunted.profile}); {len(findings)} divergence class(es) found: "
         f"{len(bugs)} bug{'s' * (len(bugs) != 1)}."
     )
+    causes = {bug.cause for bug in bugs} - {None}
+    if len(bugs) > 1 and len(causes) < len(bugs):
+        traced = sum(bug.cause is not None for bug in bugs)
+        summary += (f" {traced} of them trace to {len(causes)} code change"
+                    f"{'s' * (len(causes) != 1)} (each bug's `cause`).")
     if hunted.interrupted:
         summary = (
             f"INTERRUPTED by {hunted.signal or 'SIGINT'} before the budget was spent: the report "

@@ -15,7 +15,14 @@ findings of one implementation are taken for the same bug when
   one found; or
 * **they first show at the same operation in the same kernel function**: the same operation
   text, and the same function (the function a `kernel-bug:`, `bad-page-state:` or `kmap-leak:`
-  class names, else the kernel entry point of the operation).
+  class names, else the kernel entry point of the operation); or
+* **they come from the same code change**: both minimal programs agree on `postfix` and diverge
+  on the implementation (classification `fixed`), and the change is one: the implementation
+  itself differs from the post-fix code by one change (a folded-fix variant, a catalogue
+  mutant, a user's one-override class: the only class in its MRO that sets its own `REVERTS`),
+  or, for an implementation built from several such changes (`prefix`), the one change among
+  its single-change bases whose model alone diverges on the program. This is how a kernel
+  developer bisects: revert one fix at a time.
 
 Each bug is led by its highest-ranked finding (ties: the first found); the other findings are
 its symptoms, each with the reason it was grouped. Nothing is lost: the per-class findings stay
@@ -27,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ptediff.core.program import Program
 from ptediff.judge.signature import family_rank
 from ptediff.search.findings import Finding
 
@@ -34,6 +42,7 @@ from ptediff.search.findings import Finding
 FUNCTION_FAMILIES = frozenset({"kernel-bug", "bad-page-state", "kmap-leak"})
 SHOWN = "shown by the minimal program of"
 SAME_SITE = "first shows at the same operation in the same kernel function as"
+SAME_CHANGE = "comes from the same code change as"
 
 
 @dataclass
@@ -44,6 +53,7 @@ class Bug:
     lead: Finding
     members: list[Finding] = field(default_factory=list)  # lead first, then in found order
     reasons: dict[str, str] = field(default_factory=dict)  # member class -> why grouped
+    cause: str | None = None  # the one code change behind it (a REVERTS text), when known
 
     @property
     def classes(self) -> list[str]:
@@ -103,6 +113,12 @@ def _group_one(impl: str, found: list[Finding]) -> list[Bug]:
         if not hosts:
             continue
         join(i, min(hosts, key=lambda j: (_closeness(found[j], finding), j)), SHOWN)
+    # Last, the same single code change (postfix agrees on both programs).
+    causes = [_cause(impl, finding) for finding in found]
+    for i in range(len(found)):
+        for j in range(i):
+            if causes[i] is not None and causes[i] == causes[j]:
+                join(i, j, SAME_CHANGE)
     groups: dict[int, list[int]] = {}
     for i in range(len(found)):
         groups.setdefault(root(i), []).append(i)
@@ -110,7 +126,9 @@ def _group_one(impl: str, found: list[Finding]) -> list[Bug]:
     for members in groups.values():
         lead = min(members, key=lambda i: (family_rank(found[i].signature), i))
         ordered = [lead, *(i for i in members if i != lead)]
-        bug = Bug(impl, found[lead], [found[i] for i in ordered])
+        known = {causes[i] for i in members} - {None}
+        bug = Bug(impl, found[lead], [found[i] for i in ordered],
+                  cause=known.pop() if len(known) == 1 else None)
         for i in ordered[1:]:
             bug.reasons[found[i].signature] = why.get(i, f"grouped with {found[lead].signature}")
         bugs.append(bug)
@@ -178,3 +196,48 @@ def _reporting_function(finding: Finding) -> str | None:
         if report.signature_class == finding.signature:
             return report.function
     return None
+
+
+def _own_changes(cls: type) -> list[type]:
+    """The classes of `cls`'s MRO that set their own REVERTS: the code changes it is made of."""
+    return [c for c in cls.__mro__ if c.__dict__.get("REVERTS")]
+
+
+def _cause(impl: str, finding: Finding) -> str | None:
+    """The one code change a finding comes from (its REVERTS text), or None when that is not
+    known: postfix shows it too, it is not a model with REVERTS, or the program diverges on
+    none or on several of the single changes it is built from."""
+    from ptediff import impls
+    from ptediff.core.errors import ModelCrash, PtediffError
+
+    if finding.classification not in (None, "fixed"):
+        return None
+    try:
+        changes = _own_changes(impls.load(impl))
+        if not changes:
+            return None
+        if finding.classification is None and _diverges(finding.program, impls.load("postfix")):
+            return None  # no postfix in the hunt to classify it: postfix shows it too
+        if len(changes) == 1:
+            return str(changes[0].__dict__["REVERTS"])
+        singles = [c for c in changes[1:] if len(_own_changes(c)) == 1]
+        shown = {c: _primary(finding.program, c) for c in singles}
+    except (PtediffError, ModelCrash):  # unknown model, a budget, a crash: no attribution
+        return None
+    # the change that alone shows the finding's class; else the one that alone diverges
+    for showing in ([c for c, cls in shown.items() if cls == finding.signature],
+                    [c for c, cls in shown.items() if cls is not None]):
+        if len(showing) == 1:
+            return str(showing[0].__dict__["REVERTS"])
+    return None
+
+
+def _primary(program: Program, cls: type) -> str | None:
+    from ptediff.judge.check import check
+
+    divergence = check(program, cls, check_invariants=False).divergence
+    return None if divergence is None else divergence.primary.cls
+
+
+def _diverges(program: Program, cls: type) -> bool:
+    return _primary(program, cls) is not None

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from ptediff import impls
+from ptediff.core.errors import BudgetExceeded
 from ptediff.core.program import Config, Fault, Map, Parallel, Program, Prot, Swapon, Thread
 from ptediff.impls.sched import (
     WRITE,
@@ -188,3 +189,25 @@ def test_a_top_level_operation_that_cannot_run_is_a_deadlock() -> None:
     assert out.deadlock == (
         "op 1 waits in do_mmap_pgoff for mmap_sem of p0 for write (held by op 0)"
     )
+
+
+def test_one_unobserved_task_runs_the_same_steps_deadlock_and_budget() -> None:
+    """`observe=False` (a top-level operation with invariants off) skips the step hook and
+    the choosing, nothing else: the same work, the same deadlock, the same step budget."""
+    for observe in (True, False):
+        log: list[str] = []
+        seen: list[Step] = []
+        Scheduler(lambda task: None, seen.append).run(
+            [make_task(0, steps_of(0, log, 3))], observe=observe)
+        assert log == ["0.0", "0.1", "0.2"]
+        assert len(seen) == (4 if observe else 0)
+
+        lock = Mutex("page lock")
+        lock.owner = make_task(9, steps_of(9, [], 0))  # held by a task that never runs
+        with pytest.raises(Deadlock, match="page lock"):
+            Scheduler(lambda task: None, seen.append).run(
+                [make_task(0, steps_of(0, [], 1), Acquire("lock_page", lock))], observe=observe)
+
+        with pytest.raises(BudgetExceeded):
+            Scheduler(lambda task: None, seen.append, max_steps=2).run(
+                [make_task(0, steps_of(0, [], 5))], observe=observe)
