@@ -23,6 +23,7 @@ from ptediff.impls.migrate import Migrate
 from ptediff.impls.mlock import Mlock
 from ptediff.impls.mmap import Mmap
 from ptediff.impls.mprotect import Mprotect
+from ptediff.impls.mremap import Mremap
 from ptediff.impls.observe import Observe
 from ptediff.impls.pte import PAGE_SIZE
 from ptediff.impls.rmap import Rmap
@@ -50,6 +51,7 @@ ENTRY: dict[type[Op], str] = {
     ast.Pinwrite: "pin_access",
     ast.Mlock: "sys_mlock",
     ast.Munlock: "sys_munlock",
+    ast.Mremap: "sys_mremap",
 }
 
 
@@ -65,7 +67,7 @@ def entry_function(op: Op) -> str:
 
 class Kernel(
     Memory, Rmap, Migrate, Mprotect, Mmap, Fork, Swapfile, Vmscan, Fault, Observe, Madvise, Gup,
-    Mlock,
+    Mlock, Mremap,
 ):
     """The post-fix model of the kernel at 0697212a (completed swapless migration flow)."""
 
@@ -118,6 +120,8 @@ class Kernel(
             return (yield from self.sys_mlock(mm, op.addr, op.npages))
         if isinstance(op, ast.Munlock):
             return (yield from self.sys_munlock(mm, op.addr, op.npages))
+        if isinstance(op, ast.Mremap):
+            return (yield from self.sys_mremap(mm, op.addr, op.npages, op.new))
         if isinstance(op, ast.StateCheck):
             return (yield from self.state_check(mm, op))
         raise TypeError(f"unknown operation {op!r}")

@@ -4,7 +4,7 @@ not in the index at 0697212a; the 2.6.17 file is what 0697212a's tree had).
 sys_mlock and sys_munlock take mmap_sem for write around do_mlock, which walks the vmas of the
 range (it must start in a vma; a hole is -ENOMEM, keeping what was done before) and hands each
 piece to mlock_fixup: a piece whose flags do not change is left alone; otherwise the vma is
-split at the piece's ends (vma_merge is not modelled, as everywhere in these models), its
+split at the piece's ends (no vma_merge: only mremap's copy_vma merges in these models), its
 vm_flags set, and a newly locked piece made present with get_user_pages (write faults in a
 writable vma, read faults otherwise, FOLL_ANON off because VM_LOCKED is already set), still
 under mmap_sem for write. The caller is taken to have CAP_IPC_LOCK: RLIMIT_MEMLOCK is not

@@ -1,4 +1,5 @@
-"""mm/mmap.c: creating, splitting and removing vmas (no vma merging is modelled)."""
+"""mm/mmap.c: creating, splitting and removing vmas (they never merge; copy_vma's vma_merge
+for mremap is in impls/mremap.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from ptediff.impls.core import KernelCore
 from ptediff.impls.mprotect import prot_to_vm_flags
 from ptediff.impls.pte import PAGE_SHIFT, PAGE_SIZE
 from ptediff.impls.sched import WRITE, Acquire, KGen
-from ptediff.impls.structs import VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, Mm, Vma, protection_map
+from ptediff.impls.structs import (
+    VM_ACCOUNT,
+    VM_MAYEXEC,
+    VM_MAYREAD,
+    VM_MAYWRITE,
+    Mm,
+    Vma,
+    protection_map,
+)
 
 
 class Mmap(KernelCore):
@@ -26,6 +35,8 @@ class Mmap(KernelCore):
             self.unlock(mm.mmap_sem, WRITE)
             return -ERRNO["EEXIST"]
         flags = prot_to_vm_flags(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
+        if prot.writable:
+            flags |= VM_ACCOUNT  # a private writable mapping is charged (it may merge by it)
         # A private anonymous mapping's pgoff is its own page number.
         vma = Vma(mm, addr, end, flags, protection_map(flags), pgoff=addr >> PAGE_SHIFT)
         mm.insert_vma(vma)
@@ -56,11 +67,19 @@ class Mmap(KernelCore):
         return new
 
     def do_munmap(self, mm: Mm, start: int, npages: int) -> KGen[int]:
-        """do_munmap() in mm/mmap.c (the body of sys_munmap)."""
+        """sys_munmap() in mm/mmap.c: do_munmap under mmap_sem for write."""
+        if start % PAGE_SIZE or npages < 1:
+            return -ERRNO["EINVAL"]
+        yield Acquire("sys_munmap", mm.mmap_sem, WRITE)
+        yield from self.do_munmap_locked(mm, start, npages)
+        self.unlock(mm.mmap_sem, WRITE)
+        return 0
+
+    def do_munmap_locked(self, mm: Mm, start: int, npages: int) -> KGen[int]:
+        """do_munmap() in mm/mmap.c, mmap_sem held for write (by sys_munmap, do_mremap)."""
         if start % PAGE_SIZE or npages < 1:
             return -ERRNO["EINVAL"]
         end = start + npages * PAGE_SIZE
-        yield Acquire("sys_munmap", mm.mmap_sem, WRITE)
         vma = mm.find_vma(start)
         if vma is not None and vma.start < end:
             if start > vma.start:
@@ -73,7 +92,6 @@ class Mmap(KernelCore):
             for v in doomed:
                 mm.vmas.remove(v)
             yield from self.unmap_region(doomed)
-        self.unlock(mm.mmap_sem, WRITE)
         return 0
 
     def unmap_region(self, vmas: list[Vma]) -> KGen[None]:

@@ -9,8 +9,10 @@ from ptediff.impls.pte import PAGE_SIZE, PresentPte, SwapPte
 from ptediff.impls.sched import WRITE, Acquire, KGen
 from ptediff.impls.structs import (
     PMD_SPAN,
+    VM_ACCOUNT,
     VM_EXEC,
     VM_READ,
+    VM_SHARED,
     VM_WRITE,
     Mm,
     PageProt,
@@ -59,6 +61,8 @@ class Mprotect(KernelCore):
         """mprotect_fixup() in mm/mprotect.c: identical flags change nothing at all."""
         if newflags == vma.flags:
             return vma
+        if newflags & VM_WRITE and not vma.flags & (VM_ACCOUNT | VM_WRITE | VM_SHARED):
+            newflags |= VM_ACCOUNT  # made writable: charged from now on
         if start != vma.start:
             yield from self.split_vma(vma.mm, vma, start, new_below=True)
         if end != vma.end:

@@ -27,7 +27,7 @@ class Rmap(KernelCore):
         """anon_vma_prepare() in mm/rmap.c."""
         if vma.anon_vma is not None:
             return
-        # find_mergeable_anon_vma() never finds one: vmas are not merged in this model.
+        # find_mergeable_anon_vma() is not modelled: it never finds a neighbour's anon_vma.
         anon_vma = self.anon_vma_alloc()
         yield Acquire("anon_vma_prepare", anon_vma.lock)
         mm = vma.mm

@@ -1,8 +1,9 @@
 """The kernel structures the models work on: struct page, vm_area_struct, anon_vma, mm_struct,
 page-table pages, swap_info_struct.
 
-Plain mutable objects, compared by identity like the kernel's pointers. No vma merging is
-modelled: every mmap creates its own vma, and find_mergeable_anon_vma never finds a neighbour.
+Plain mutable objects, compared by identity like the kernel's pointers. Only mremap's vma merge
+is modelled (copy_vma's vma_merge, impls/mremap.py): every mmap creates its own vma, mprotect
+and mlock never merge, and find_mergeable_anon_vma never finds a neighbour.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ VM_MAYWRITE = 0x20
 VM_MAYEXEC = 0x40
 VM_MAYSHARE = 0x80
 VM_LOCKED = 0x2000
+VM_ACCOUNT = 0x00100000  # charged to overcommit: set once a private mapping is writable
 
 SWAP_MAP_MAX = 0x7FFF
 SWAP_MAP_BAD = 0x8000

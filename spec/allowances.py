@@ -96,9 +96,9 @@ ALLOWANCES: tuple[Allowance, ...] = (
     ),
     Allowance(
         "migrate-unlocked-vanished",
-        "a kernel-initiated migration racing an munmap or exit of its address may find the "
-        "vma and then no page (-ENOENT), or find no vma while the ptes are still there "
-        "(-EFAULT)",
+        "a kernel-initiated migration racing an munmap, exit or mremap of its address may "
+        "find the vma and then no page (-ENOENT: zapped, moved away, or not moved in yet), or "
+        "find no vma while the ptes are still there (-EFAULT)",
         migrate_unlocked_vanished,
     ),
     Allowance(

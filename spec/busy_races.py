@@ -16,12 +16,14 @@ from ptediff.core.program import (
     Madvise,
     Migrate,
     Mlock,
+    Mremap,
     Munmap,
     Op,
     Pageout,
 )
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.mlock import flags_only
+from ptediff.spec.mremap import overlaps
 from ptediff.spec.ops import apply
 from ptediff.spec.paging import migration_lookup, migration_target, pageout_target
 from ptediff.spec.state import SpecState, Swapped
@@ -37,10 +39,11 @@ def _isolating(s: SpecState, page: int, concurrent: Sequence[Concurrent]) -> boo
 def _swap_refs_of(s: SpecState, op: Op, page: int) -> bool:
     """An munmap or exit that drops a swap pte whose slot's cached page is `page`: its
     free_swap_and_cache takes a reference and trylocks the page."""
-    if not isinstance(op, Munmap | Exit) or op.proc not in s.vmas:
+    if not isinstance(op, Munmap | Exit | Mremap) or op.proc not in s.vmas:
         return False
     for key in s.keys_of(op.proc):
-        if isinstance(op, Munmap) and not op.addr <= key[1] < op.addr + op.npages * PAGE_SIZE:
+        start = op.new if isinstance(op, Mremap) else getattr(op, "addr", 0)
+        if not isinstance(op, Exit) and not start <= key[1] < start + op.npages * PAGE_SIZE:
             continue
         pte = s.ptes[key]
         if isinstance(pte, Swapped) and s.cached_page(pte.slot) == page:
@@ -158,6 +161,10 @@ def pageout_stale_lookup(
 def _unmaps(other: Op, proc: str, addr: int) -> bool:
     if isinstance(other, Exit):
         return other.proc == proc
+    if isinstance(other, Mremap):  # moves the pte away from OLD's range, zaps NEW's
+        return other.proc == proc and any(
+            start <= addr < start + other.npages * PAGE_SIZE for start in (other.addr, other.new)
+        )
     return (
         isinstance(other, Munmap | Madvise)
         and other.proc == proc
@@ -173,16 +180,35 @@ def _detached_above(s: SpecState, op: Migrate, unmap: Munmap) -> bool:
                for v in s.vmas[op.proc])
 
 
+def _moves_into(s: SpecState, other: Op, proc: str, addr: int) -> bool:
+    """`other` is an mremap of `proc` that will move a range onto `addr` (its checks pass)."""
+    if not isinstance(other, Mremap) or other.proc != proc or overlaps(other):
+        return False
+    if not other.new <= addr < other.new + other.npages * PAGE_SIZE:
+        return False
+    vma = s.vma_at(proc, other.addr)
+    return vma is not None and other.addr + other.npages * PAGE_SIZE <= vma.end
+
+
 def migrate_unlocked_vanished(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
-    if not isinstance(op, Migrate) or not op.unlocked or s.vma_at(op.proc, op.addr) is None:
+    if not isinstance(op, Migrate) or not op.unlocked:
+        return []
+    results = []
+    if any(_moves_into(s, other.op, op.proc, op.addr) for other in concurrent):
+        # copy_vma linked the new vma before move_ptes filled it: a vma, no pte yet
+        results.append(-ERRNO["ENOENT"])
+    if s.vma_at(op.proc, op.addr) is None and not results:
         return []
     unmaps = [other.op for other in concurrent if _unmaps(other.op, op.proc, op.addr)]
-    results = []
-    if unmaps and migration_lookup(s, op) is not None:
+    if unmaps and migration_lookup(s, op) is not None and not results:
         # found the vma, then the zap emptied the pte before follow_page
         results.append(-ERRNO["ENOENT"])
+    # mremap's MREMAP_FIXED munmap of its new range has the same window (its old range has
+    # no window: the ptes are moved before that munmap detaches the vma)
+    unmaps = [Munmap(u.proc, u.new, u.npages) if isinstance(u, Mremap)
+              and u.new <= op.addr < u.new + u.npages * PAGE_SIZE else u for u in unmaps]
     if any(isinstance(u, Munmap) and not _detached_above(s, op, u) for u in unmaps):
         # do_munmap detached the vmas before zapping: find_vma gives NULL while the ptes
         # (and so the thread's own later accesses) are still there

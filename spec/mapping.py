@@ -17,7 +17,7 @@ def do_map(s: SpecState, op: Map) -> Result:
     """mmap with MAP_FIXED_NOREPLACE: a new vma, or -EEXIST if any page is already mapped."""
     if _bad_range(op.addr, op.npages):
         return -ERRNO["EINVAL"]
-    new = Vma(op.addr, op.npages, op.prot)
+    new = Vma(op.addr, op.npages, op.prot, account=op.prot.writable)
     if any(v.start < new.end and new.start < v.end for v in s.vmas[op.proc]):
         return -ERRNO["EEXIST"]
     s.set_vmas(op.proc, [*s.vmas[op.proc], new])
@@ -63,7 +63,8 @@ def do_mprotect(s: SpecState, op: Mprotect) -> Result:
 
 
 def _change_prot(s: SpecState, proc: str, vma: Vma, start: int, end: int, prot: Prot) -> None:
-    pieces = [vma.piece(start, end, prot)]
+    # made writable: charged from now on (VM_ACCOUNT stays when the write bit goes)
+    pieces = [replace(vma.piece(start, end, prot), account=vma.account or prot.writable)]
     if vma.start < start:
         pieces.append(vma.piece(vma.start, start))
     if end < vma.end:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ptediff.core.outcome import ERRNO
 from ptediff.core.program import PAGE_SIZE, Fault, Mlock, Munlock, Result
 from ptediff.spec.fault import handle_fault
@@ -67,7 +69,7 @@ def flags_only(s: SpecState, op: Mlock, on: bool) -> list[tuple[int, int]]:
 
 
 def _set_locked(s: SpecState, proc: str, vma: Vma, start: int, end: int, on: bool) -> None:
-    locked = Vma(start, (end - start) // PAGE_SIZE, vma.prot, vma.anon, on)
+    locked = replace(vma.piece(start, end), locked=on)
     pieces = [locked]
     if vma.start < start:
         pieces.append(vma.piece(vma.start, start))

@@ -15,6 +15,7 @@ from ptediff.core.program import (
     Migrate,
     Mlock,
     Mprotect,
+    Mremap,
     Munlock,
     Munmap,
     Op,
@@ -31,6 +32,7 @@ from ptediff.spec.fault import do_fault
 from ptediff.spec.madvise import do_madvise
 from ptediff.spec.mapping import do_exit, do_fork, do_map, do_mprotect, do_munmap
 from ptediff.spec.mlock import do_mlock, do_munlock
+from ptediff.spec.mremap import do_mremap
 from ptediff.spec.observe import do_state_check
 from ptediff.spec.paging import do_migrate, do_pageout, do_swapon
 from ptediff.spec.pins import do_pin, do_pinread, do_pinwrite, do_unpin
@@ -54,6 +56,7 @@ OPERATIONS: dict[type[Op], Callable[[SpecState, Any], Result]] = {
     Pinwrite: do_pinwrite,
     Mlock: do_mlock,
     Munlock: do_munlock,
+    Mremap: do_mremap,
 }
 
 

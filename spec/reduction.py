@@ -31,6 +31,7 @@ from ptediff.core.program import (
     Fork,
     Madvise,
     Mlock,
+    Mremap,
     Munmap,
     Op,
     Pageout,
@@ -79,18 +80,23 @@ def uses_swap_now(s: SpecState, op: Op) -> bool:
         return isinstance(s.ptes.get((op.proc, op.addr)), Swapped)
     if isinstance(op, Exit):
         return any(isinstance(p, Swapped) for k, p in s.ptes.items() if k[0] == op.proc)
-    if isinstance(op, Munmap | Madvise | Mlock):  # mlock's faults swap pages in
-        end = op.addr + op.npages * PAGE_SIZE
+    if isinstance(op, Munmap | Madvise | Mlock | Mremap):  # mlock's faults swap pages in
+        # mremap frees slots only by zapping the swap ptes of its new range (moving a swap pte
+        # leaves the slot as it is)
+        start = op.new if isinstance(op, Mremap) else op.addr
+        end = start + op.npages * PAGE_SIZE
         return any(
             isinstance(p, Swapped) for (proc, addr), p in s.ptes.items()
-            if proc == op.proc and op.addr <= addr < end
+            if proc == op.proc and start <= addr < end
         )
     return False
 
 
 def may_use_swap(op: Op) -> bool:
     """Whether `op` may use the global swap state in some later state (a conservative test)."""
-    return isinstance(op, Swapon | Pageout | Fault | Exit | Munmap | Madvise | Pin | Mlock)
+    return isinstance(
+        op, Swapon | Pageout | Fault | Exit | Munmap | Madvise | Pin | Mlock | Mremap
+    )
 
 
 @dataclass(frozen=True)

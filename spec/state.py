@@ -22,13 +22,20 @@ TABLE_SPAN = 512 * PAGE_SIZE
 @dataclass(frozen=True, slots=True)
 class Vma:
     """A private anonymous mapping. `anon`: it has had an anonymous page (the kernel's anon_vma),
-    which is what makes fork copy its ptes. `locked`: mlocked (VM_LOCKED)."""
+    which is what makes fork copy its ptes; `anon_id` tells anon_vmas apart (0: none; pieces
+    of one vma and a forked child's copy share it). `locked`: mlocked (VM_LOCKED). `account`:
+    it has been writable (VM_ACCOUNT). `shift`: its pgoff less its start page, kept by splits
+    and changed by a move. The last three decide only whether mremap's new vma merges with a
+    neighbour (copy_vma's vma_merge)."""
 
     start: int
     npages: int
     prot: Prot
     anon: bool = False
     locked: bool = False
+    anon_id: int = 0
+    account: bool = False
+    shift: int = 0
 
     @property
     def end(self) -> int:
@@ -44,7 +51,8 @@ class Vma:
         """The part [start, end) of this vma (a split keeps `anon`: both halves share it, and
         `locked`)."""
         npages = (end - start) // PAGE_SIZE
-        return Vma(start, npages, self.prot if prot is None else prot, self.anon, self.locked)
+        return replace(self, start=start, npages=npages,
+                       prot=self.prot if prot is None else prot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +121,17 @@ class SpecState:
         self.vmas[proc] = tuple(sorted(vmas, key=lambda v: v.start))
 
     def mark_anon(self, proc: str, addr: int) -> None:
-        """The vma at addr now has an anonymous page (anon_vma_prepare)."""
-        self.set_vmas(proc, [replace(v, anon=True) if v.contains(addr) else v
-                             for v in self.vmas[proc]])
+        """The vma at addr now has an anonymous page (anon_vma_prepare: a new anon_vma if it
+        had none)."""
+        vmas = list(self.vmas[proc])
+        for i, v in enumerate(vmas):
+            if v.contains(addr) and not v.anon_id:
+                # a fresh identity, one no vma of any process has
+                fresh = 1 + max((w.anon_id for ws in self.vmas.values() for w in ws), default=0)
+                vmas[i] = replace(v, anon=True, anon_id=fresh)
+            elif v.contains(addr):
+                vmas[i] = replace(v, anon=True)
+        self.set_vmas(proc, vmas)
 
     def keys_of(self, proc: str) -> list[tuple[str, int]]:
         return [key for key in self.ptes if key[0] == proc]

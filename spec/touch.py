@@ -14,6 +14,7 @@ from ptediff.core.program import (
     Madvise,
     Migrate,
     Mlock,
+    Mremap,
     Munmap,
     Op,
     Pageout,
@@ -36,6 +37,11 @@ def pages_touched(s: SpecState, op: Op) -> set[int]:
     elif isinstance(op, Munmap | Madvise | Mlock) and op.proc in s.vmas:
         end = op.addr + op.npages * PAGE_SIZE
         keys = [k for k in s.keys_of(op.proc) if op.addr <= k[1] < end]
+    elif isinstance(op, Mremap) and op.proc in s.vmas:
+        # the ptes it moves and the ones its MREMAP_FIXED munmap zaps
+        length = op.npages * PAGE_SIZE
+        keys = [k for k in s.keys_of(op.proc)
+                if op.addr <= k[1] < op.addr + length or op.new <= k[1] < op.new + length]
     pages: set[int] = set()
     for key in keys:
         pte = s.ptes.get(key)

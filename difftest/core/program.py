@@ -17,97 +17,45 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import ClassVar, Literal
 
-PAGE_SIZE = 0x1000
+from ptediff.core.node import (
+    BUG,
+    NO_NOTES,
+    PAGE_SIZE,
+    SIGKILL,
+    SIGSEGV,
+    Config,
+    Notes,
+    Op,
+    Pos,
+    Prot,
+    Result,
+    Spelling,
+)
+from ptediff.core.range_ops import MADVISE_ADVICE, Madvise, Mlock, Mremap, Munlock
 
-# A result is 0 or a negative errno (system calls), a value read (fault read), a node
-# (migrate: move_pages' per-page status), or the name of a signal ("SIGSEGV").
-# "BUG" stands for an operation cut short by a kernel BUG (an oops kills the task).
-Result = int | str
-SIGSEGV = "SIGSEGV"
-SIGKILL = "SIGKILL"  # a fault that ran out of memory (VM_FAULT_OOM): the task is killed
-BUG = "BUG"
-
-
-@dataclass(frozen=True, slots=True)
-class Pos:
-    """Where a node starts in its source text (1-based line and column)."""
-
-    line: int
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class Notes:
-    """Comments and blank lines around a statement, kept by the parser for the printer.
-
-    `before`: the lines between the previous statement's line and this one, in order: a
-    comment's text (without `#` and one space), or None for a run of blank lines. `after`: the
-    comment at the end of the statement's own line. For a block (thread, parallel) `inner` and
-    `close` are the same for its closing `}` line; for a whole program `before` is the layout of
-    the leading comments (blank lines included) and `inner` what follows the last statement.
-    """
-
-    before: tuple[str | None, ...] = ()
-    after: str | None = None
-    inner: tuple[str | None, ...] = ()
-    close: str | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.before or self.after is not None or self.inner or self.close is not None)
-
-    def comments(self) -> list[str]:
-        """Every comment text held, in order."""
-        texts = [*self.before, self.after, *self.inner, self.close]
-        return [text for text in texts if text is not None]
-
-
-NO_NOTES = Notes()
-# (field name, 10 or 16): how each number of an operation was written; `expect` for its result.
-Spelling = tuple[tuple[str, int], ...]
-
-
-class Prot(StrEnum):
-    NONE = "none"
-    R = "r"
-    RW = "rw"
-
-    @property
-    def readable(self) -> bool:
-        return self is not Prot.NONE
-
-    @property
-    def writable(self) -> bool:
-        return self is Prot.RW
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """Per-program kernel configuration."""
-
-    swap_bits: int = 5  # MAX_SWAPFILES_SHIFT
-    highpte: bool = False  # i386 CONFIG_HIGHPTE: page tables in highmem, pte_offset_map kmaps
-    nodes: int = 2  # NUMA nodes
-
-
-@dataclass(frozen=True)
-class Op:
-    """One memory-management operation, run by one task of process `proc`."""
-
-    KIND: ClassVar[str] = ""
-    expect: Result | None = field(default=None, kw_only=True)  # `=> RESULT`
-    pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
-    notes: Notes = field(default=NO_NOTES, compare=False, repr=False, kw_only=True)
-    spelling: Spelling = field(default=(), compare=False, repr=False, kw_only=True)
-
-    @property
-    def procs(self) -> tuple[str, ...]:
-        """Processes this operation names (the one that runs it first): its `proc`, if it has
-        one; operations naming several (fork) or none (swapon, pin ids) say so themselves."""
-        proc = getattr(self, "proc", None)
-        return () if proc is None else (proc,)
+# Re-exported: the basic nodes (core.node) and the range operations (core.range_ops) live in
+# their own modules, and every user imports them from here.
+__all__ = [
+    "BUG",
+    "MADVISE_ADVICE",
+    "NO_NOTES",
+    "PAGE_SIZE",
+    "SIGKILL",
+    "SIGSEGV",
+    "Config",
+    "Madvise",
+    "Mlock",
+    "Mremap",
+    "Munlock",
+    "Notes",
+    "Op",
+    "Pos",
+    "Prot",
+    "Result",
+    "Spelling",
+]
 
 
 @dataclass(frozen=True)
@@ -198,42 +146,6 @@ class Pageout(Op):
     KIND: ClassVar[str] = "pageout"
     proc: str
     addr: int
-
-
-MADVISE_ADVICE = ("dontneed",)  # advice words `madvise` accepts (MADV_PAGEOUT is `pageout`)
-
-
-@dataclass(frozen=True)
-class Madvise(Op):
-    """madvise(addr, npages pages, MADV_DONTNEED): drop the pages of the range (the vmas stay;
-    the next access faults in a zero page or a fresh one)."""
-
-    KIND: ClassVar[str] = "madvise"
-    proc: str
-    addr: int
-    npages: int
-    advice: str = "dontneed"
-
-
-@dataclass(frozen=True)
-class Mlock(Op):
-    """mlock(addr, npages pages): set VM_LOCKED on the range and fault every page in (written
-    pages for a writable vma, read ones otherwise); reclaim and migration then leave it."""
-
-    KIND: ClassVar[str] = "mlock"
-    proc: str
-    addr: int
-    npages: int
-
-
-@dataclass(frozen=True)
-class Munlock(Op):
-    """munlock(addr, npages pages): clear VM_LOCKED on the range (the pages stay mapped)."""
-
-    KIND: ClassVar[str] = "munlock"
-    proc: str
-    addr: int
-    npages: int
 
 
 @dataclass(frozen=True)
@@ -360,7 +272,7 @@ def state_check_result(check: StateCheck, kind: str, writable: bool = False) -> 
 OP_KINDS: dict[str, type[Op]] = {
     cls.KIND: cls
     for cls in (Map, Munmap, Mprotect, Fault, Fork, Exit, Migrate, Swapon, Pageout, StateCheck,
-                Madvise, Pin, Unpin, Pinread, Pinwrite, Mlock, Munlock)
+                Madvise, Pin, Unpin, Pinread, Pinwrite, Mlock, Munlock, Mremap)
 }
 
 
@@ -398,7 +310,7 @@ class Expect:
 @dataclass(frozen=True)
 class Program:
     steps: tuple[Step, ...]
-    config: Config = Config()
+    config: Config = Config()  # noqa: RUF009 (a frozen dataclass, from core.node)
     expects: tuple[Expect, ...] = ()
     comments: tuple[str, ...] = ()  # the file's leading comment lines, without "# "
     source: str | None = field(default=None, compare=False, repr=False, kw_only=True)

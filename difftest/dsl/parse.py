@@ -19,6 +19,7 @@ The language (grammar/pte.lark is the authority):
     pin      p0 0x1000 write                   PROC ADDR [write]: pins are 0, 1, ... in order
     pinwrite 0 0x5                             PIN VALUE (write pins); also pinread PIN, unpin PIN
     mlock    p0 0x1000 2                       PROC ADDR NPAGES; also munlock PROC ADDR NPAGES
+    mremap   p0 0x1000 2 0x5000 => 0x5000      PROC OLD NPAGES NEW (MREMAP_MAYMOVE|MREMAP_FIXED)
     expect   p0 0x1000 present writable        state check: present [writable|readonly] | swapped
                                                | none (must hold in every outcome the spec allows)
     parallel {

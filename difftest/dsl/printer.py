@@ -41,6 +41,7 @@ from ptediff.core.program import (
     Migrate,
     Mlock,
     Mprotect,
+    Mremap,
     Munlock,
     Munmap,
     Op,
@@ -279,6 +280,8 @@ def _arguments(op: Op) -> list[str]:
         return [op.proc, num("addr", hex), num("npages"), op.advice]
     if isinstance(op, Mlock | Munlock):
         return [op.proc, num("addr", hex), num("npages")]
+    if isinstance(op, Mremap):
+        return [op.proc, num("addr", hex), num("npages"), num("new", hex)]
     if isinstance(op, StateCheck):
         return [op.proc, num("addr", hex), *op.words]
     raise TypeError(f"no printed form for {type(op).__name__}")

@@ -27,7 +27,7 @@ def lark_parser() -> Lark:
 
 OPERATIONS = (
     *("map", "munmap", "mprotect", "fault", "fork", "exit", "migrate", "swapon", "pageout"),
-    *("madvise", "pin", "unpin", "pinread", "pinwrite", "mlock", "munlock"),
+    *("madvise", "pin", "unpin", "pinread", "pinwrite", "mlock", "munlock", "mremap"),
 )
 _OPERATION_TERMINALS = frozenset(word.upper() for word in OPERATIONS)
 

@@ -23,6 +23,7 @@ from ptediff.core.program import (
     Migrate,
     Mlock,
     Mprotect,
+    Mremap,
     Munlock,
     Munmap,
     Op,
@@ -259,6 +260,9 @@ class ToProgram(Transformer[Token, Program]):
 
     def munlock(self, c: list[Any]) -> Op:
         return self._op(Munlock, c, proc=c[1], addr=c[2], npages=c[3])
+
+    def mremap(self, c: list[Any]) -> Op:
+        return self._op(Mremap, c, proc=c[1], addr=c[2], npages=c[3], new=c[4])
 
     def pin(self, c: list[Any]) -> Op:
         # The transformer builds operations in source order, which is op-id order: the n-th

@@ -28,6 +28,7 @@ from ptediff.core.program import (
     Migrate,
     Mlock,
     Mprotect,
+    Mremap,
     Munlock,
     Munmap,
     Op,
@@ -251,7 +252,7 @@ def check_op_fields(op: Op, nodes: int) -> None:
             raise FieldProblem(part, message, hint)
 
     if isinstance(op, Map | Munmap | Mprotect | Fault | Migrate | Pageout | StateCheck | Madvise
-                  | Pin | Mlock | Munlock):
+                  | Pin | Mlock | Munlock | Mremap):
         addr = op.addr
         need(
             isinstance(addr, int) and addr >= 0 and addr % PAGE_SIZE == 0,
@@ -272,7 +273,7 @@ def check_op_fields(op: Op, nodes: int) -> None:
     if isinstance(op, Madvise):
         need(op.advice in MADVISE_ADVICE, "advice", f"unknown advice {op.advice!r}",
              "madvise takes dontneed")
-    if isinstance(op, Map | Munmap | Mprotect | Madvise | Mlock | Munlock):
+    if isinstance(op, Map | Munmap | Mprotect | Madvise | Mlock | Munlock | Mremap):
         need(
             isinstance(op.npages, int) and 1 <= op.npages <= MAX_NPAGES,
             "npages",
@@ -283,6 +284,23 @@ def check_op_fields(op: Op, nodes: int) -> None:
             op.addr + op.npages * PAGE_SIZE <= ADDRESS_LIMIT,
             "npages",
             "the range ends beyond the user address space",
+            f"addresses are below {ADDRESS_LIMIT:#x}",
+        )
+    if isinstance(op, Mremap):
+        new = op.new
+        need(
+            isinstance(new, int) and new % PAGE_SIZE == 0,
+            "new",
+            f"new address {_hex(new)} is not a multiple of the page size",
+            f"pages are {PAGE_SIZE:#x} bytes: try {_hex(new - new % PAGE_SIZE)}"
+            if isinstance(new, int) and 0 < new < ADDRESS_LIMIT
+            else f"addresses are multiples of {PAGE_SIZE:#x} below {ADDRESS_LIMIT:#x}",
+        )
+        need(new != 0, "new", "address 0 cannot be mapped", "move to 0x1000 or above")
+        need(
+            new + op.npages * PAGE_SIZE <= ADDRESS_LIMIT,
+            "new",
+            "the new range ends beyond the user address space",
             f"addresses are below {ADDRESS_LIMIT:#x}",
         )
     if isinstance(op, Map | Mprotect):

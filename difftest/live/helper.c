@@ -7,7 +7,7 @@
  *   helper serve FD OFF_MM OFF_PGD PAGE_OFFSET_BASE
  *       A simulated process. Serves commands from the SOCK_SEQPACKET socket FD (moved to fd 3):
  *       one text request per message, one text reply. Real CPU loads and stores that survive
- *       SIGSEGV (sigsetjmp), mmap/munmap/mprotect/madvise/mlock/munlock, fork (the child is served on a socket
+ *       SIGSEGV (sigsetjmp), mmap/munmap/mprotect/madvise/mlock/munlock/mremap, fork (the child is served on a socket
  *       passed with the request), exit, extra threads for parallel blocks (each served on its
  *       own passed socket), and the pte of an address read by a BPF program run with
  *       BPF_PROG_TEST_RUN in this process's own context (current->mm->pgd, walked with
@@ -275,6 +275,11 @@ static void *serve(void *arg)
             reply(fd, "%lld", rc(munmap((void *)(uintptr_t)a, b * PAGE)), 0);
         } else if (!strcmp(op, "mprotect")) {
             reply(fd, "%lld", rc(mprotect((void *)(uintptr_t)a, b * PAGE, prot_of(word))), 0);
+        } else if (!strcmp(op, "mremap")) { /* mremap OLD NPAGES NEW: the third number is hex */
+            void *to = (void *)(uintptr_t)strtoull(word, NULL, 16);
+            void *got_addr = mremap((void *)(uintptr_t)a, b * PAGE, b * PAGE,
+                                    MREMAP_MAYMOVE | MREMAP_FIXED, to);
+            reply(fd, "%lld", got_addr == MAP_FAILED ? -errno : (long long)(uintptr_t)got_addr, 0);
         } else if (!strcmp(op, "mlock")) {
             reply(fd, "%lld", rc(mlock((void *)(uintptr_t)a, b * PAGE)), 0);
         } else if (!strcmp(op, "munlock")) {

@@ -23,6 +23,7 @@ from ptediff.core.program import (
     Map,
     Mlock,
     Mprotect,
+    Mremap,
     Munlock,
     Munmap,
     Op,
@@ -40,7 +41,9 @@ from ptediff.live.guard import LiveSession
 from ptediff.live.observe import mapcount, observe, pte_kind
 from ptediff.live.swap import GlobalLock, SwapAreas
 
-SUPPORTED = (Map, Munmap, Mprotect, Fault, Fork, Exit, Swapon, Pageout, StateCheck, Mlock, Munlock)
+SUPPORTED = (
+    Map, Munmap, Mprotect, Fault, Fork, Exit, Swapon, Pageout, StateCheck, Mlock, Munlock, Mremap,
+)
 NODE_ONLINE = "/sys/devices/system/node/online"
 
 
@@ -130,6 +133,11 @@ class _Run:
             return int(channel.request(f"mprotect {base + op.addr:x} {op.npages:x} {op.prot}"))
         if isinstance(op, Mlock | Munlock):
             return int(channel.request(f"{op.KIND} {base + op.addr:x} {op.npages:x}"))
+        if isinstance(op, Mremap):
+            # the kernel returns the new address: the program's NEW is relative to the base
+            moved = int(channel.request(
+                f"mremap {base + op.addr:x} {op.npages:x} {base + op.new:x}"))
+            return moved - base if moved >= 0 else moved
         if isinstance(op, Fault):
             if op.write:
                 reply = channel.request(f"write {base + op.addr:x} {op.value:x}")

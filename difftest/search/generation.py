@@ -23,6 +23,7 @@ from ptediff.core.program import (
     Migrate,
     Mlock,
     Mprotect,
+    Mremap,
     Munlock,
     Munmap,
     Op,
@@ -36,6 +37,7 @@ from ptediff.core.program import (
 )
 
 ADDRESS_PAGES = 8  # pages 0x1000 .. 0x8000: a small address space so operations collide
+TABLE_PAGES = 512  # pages one page table maps (x86-64)
 TOUCHED_WHERE = 2 * ADDRESS_PAGES  # `where` values below this snap to a written page
 SNAPPED_WHERE = 3 * ADDRESS_PAGES  # ... below this to a mapped one; the rest are raw pages
 
@@ -97,6 +99,8 @@ class World:
             span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
             self.written[op.proc] -= set(span)
             self.swapped[op.proc] -= set(span)
+        elif isinstance(op, Mremap):
+            self._move(op)
         elif isinstance(op, Fault):
             if op.write:
                 self.written[op.proc].add(op.addr // PAGE_SIZE)
@@ -115,6 +119,27 @@ class World:
             self.swapped[op.child] = set(self.swapped[op.parent])
         elif isinstance(op, Exit):
             self.live.discard(op.proc)
+
+    def _move(self, op: Mremap) -> None:
+        """mremap's intended effect: the new range unmapped, then the old one moved there (when
+        the ranges are apart and the old one is mapped; within one vma is not tracked)."""
+        old, new = op.addr // PAGE_SIZE, op.new // PAGE_SIZE
+        if new < old + op.npages and old < new + op.npages:
+            return
+        pages, written = self.mapped[op.proc], self.written[op.proc]
+        swapped = self.swapped[op.proc]
+        for page in range(new, new + op.npages):
+            pages.pop(page, None)
+            written.discard(page)
+            swapped.discard(page)
+        if not all(old + i in pages for i in range(op.npages)):
+            return
+        for i in range(op.npages):
+            pages[new + i] = pages.pop(old + i)
+            for tracked in (written, swapped):
+                if old + i in tracked:
+                    tracked.discard(old + i)
+                    tracked.add(new + i)
 
 
 @dataclass
@@ -162,9 +187,12 @@ def make_op(kind: str, choice: Choice, view: View, enabled: tuple[str, ...]) -> 
     """A kind that is off or impossible here is read as an enabled one (by the same value), so
     changing the swarm flags leaves other operations' kinds alone. A kind with a variant
     (VARIANTS) is read as the variant, when that is on, for the top quarter of `what` values
-    (the base kinds read only its low bits, and `what` shrinks toward the base kind)."""
+    (the base kinds read only its low bits, and `what` shrinks toward the base kind), and for
+    every value when the base kind is off but the variant on (a search asked for the variant
+    and not its base: `programs(ops=...)`; the swarm never switches a base off and its variant
+    on)."""
     variant = VARIANTS.get(kind)
-    if variant in enabled and choice.what >= VARIANT_FROM:
+    if variant in enabled and (choice.what >= VARIANT_FROM or kind not in enabled):
         kind = variant
     if kind not in enabled:
         kind = enabled[choice.kind % len(enabled)]
@@ -310,10 +338,32 @@ def _build_mlock(choice: Choice, view: View) -> Op:
     return cls(proc, _addr(choice, view, proc, npages), npages)
 
 
+# How far mremap moves a range: just past it (same page table) or one page table further
+# (another pte lock: move_ptes then nests the new one inside the old).
+MREMAP_GAPS = (0, 1, 2, TABLE_PAGES)
+
+
+def _build_mremap(choice: Choice, view: View) -> Op:
+    """mremap of one or two pages, mostly of written pages, to just past the range (a range
+    running past the small address space goes to 0x1000 instead) or one page table further."""
+    proc = _proc(choice.who, view.procs())
+    addr = _addr(choice, view, proc)
+    npages = choice.what % 2 + 1
+    gap = MREMAP_GAPS[choice.what // 2 % 4]
+    new = addr + (npages + gap) * PAGE_SIZE
+    if gap < TABLE_PAGES and new + npages * PAGE_SIZE > (ADDRESS_PAGES + 1) * PAGE_SIZE:
+        new = PAGE_SIZE  # wrap into the small address space (an overlap is -EINVAL)
+    return Mremap(proc, addr, npages, new)
+
+
 # Kinds drawn as a variant of another kind's table value: madvise(MADV_DONTNEED) zaps a range
-# as munmap does, a pin faults its page in as a fault does, and mlock changes a range's vma
-# flags (splitting it) as mprotect does.
-VARIANTS: dict[str, str] = {"munmap": "madvise", "fault": "pin", "mprotect": "mlock"}
+# as munmap does, a pin faults its page in as a fault does, mlock changes a range's vma flags
+# (splitting it) as mprotect does, and mremap takes the pte at an address away as pageout
+# does (pageout moves the page's contents to swap, mremap moves the pte itself). pageout is the
+# base kind none of the seeded bugs' searches needs, so those searches stay as fast.
+VARIANTS: dict[str, str] = {
+    "munmap": "madvise", "fault": "pin", "mprotect": "mlock", "pageout": "mremap",
+}
 VARIANT_FROM = 24  # `what` is 0..31 (strategies._WHAT)
 
 # `pin` draws the whole pin family: a new pin, or (once pins exist) an access or release
@@ -355,4 +405,5 @@ _BUILDERS: dict[str, Callable[[Choice, View], Op]] = {
     "madvise": _build_madvise,
     "pin": _build_pin,
     "mlock": _build_mlock,
+    "mremap": _build_mremap,
 }

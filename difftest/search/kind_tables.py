@@ -26,6 +26,7 @@ KIND_ORDER: tuple[str, ...] = (
     "madvise",
     "pin",  # also unpin, pinread and pinwrite of the pins made so far (generation.PIN_FAMILY)
     "mlock",  # also munlock (generation.MLOCK_FAMILY)
+    "mremap",
 )
 # State checks (`expect PROC ADDR STATE`) are written by hand, never generated: the differ
 # already compares every pte at the end, and a check's result only restates it.
@@ -58,7 +59,7 @@ THREAD_KIND_TABLE: tuple[str, ...] = (
 # The newer kinds have no values of their own in either table (so that adding them left the
 # searches for the seeded bugs as fast as before): they are drawn as a variant of the kind
 # closest to them (`generation.VARIANTS`: an munmap may be an madvise, a fault a pin, an
-# mprotect an mlock), and
+# mprotect an mlock, a pageout an mremap), and
 # directly when the swarm switches off every kind of a table value.
 assert len(THREAD_KIND_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
 assert set(KIND_TABLE) == set(THREAD_KIND_TABLE) == set(KIND_ORDER) - set(VARIANTS.values())

@@ -43,6 +43,7 @@ from ptediff.core.program import (
     Migrate,
     Mlock,
     Mprotect,
+    Mremap,
     Munmap,
     Op,
     Pageout,
@@ -54,7 +55,7 @@ from ptediff.core.program import (
     Thread,
 )
 from ptediff.dsl.validate import validate
-from ptediff.search.generation import MPROTECT_PROTS
+from ptediff.search.generation import MPROTECT_PROTS, TABLE_PAGES
 from ptediff.search.kind_tables import SWAP_BITS_CHOICES
 
 PAGE = PAGE_SIZE  # the page every small-scope operation acts on (canonical programs start here)
@@ -123,6 +124,9 @@ def _one_op(nodes: int, value: int) -> list[Callable[[], tuple[tuple[Op, ...], O
         lambda: ((), Pin(P0, PAGE, write=True, id=0)),
         lambda: ((), Pin(P0, PAGE, write=False, id=0)),
         lambda: ((Swapon(1),), Pageout(P0, PAGE)),  # a pageout needs somewhere to swap to
+        # mremap to just past the page, and to one page table further (another pte lock)
+        *[(lambda gap=gap: ((), Mremap(P0, PAGE, 1, PAGE + (1 + gap) * PAGE)))
+          for gap in (0, TABLE_PAGES)],
     ]
     return makers
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ptediff.impls.mutants import fault, fork, migrate, mprotect, rmap, swap
+from ptediff.impls.mutants import fault, fork, migrate, mprotect, mremap, rmap, swap
 from ptediff.impls.mutants.base import PREFIX, Mutant
 
 WITNESSES = Path(__file__).parent / "witnesses"
 
 _ALL: tuple[type[Mutant], ...] = tuple(
     cls
-    for module in (fork, mprotect, fault, rmap, migrate, swap)
+    for module in (fork, mprotect, fault, rmap, migrate, swap, mremap)
     for cls in vars(module).values()
     if isinstance(cls, type) and issubclass(cls, Mutant) and cls is not Mutant
     and cls.__module__ == module.__name__

@@ -21,7 +21,7 @@ class Mutant(Kernel):
     REVERTS: ClassVar[str] = ""
     FUNCTION: ClassVar[str] = ""
     FILE: ClassVar[str] = ""
-    AREA: ClassVar[str] = ""  # fork, mprotect, fault, rmap, swap, migration
+    AREA: ClassVar[str] = ""  # fork, mprotect, fault, rmap, swap, migration, mremap
     EQUIVALENT: ClassVar[str] = ""  # why no program can tell it from postfix ("" = observable)
 
     @classmethod

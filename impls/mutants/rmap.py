@@ -81,8 +81,9 @@ class PrepareAtHead(Mutant):
     REVERTS = "anon_vma_prepare inserts at the head of the anon_vma list"
     FUNCTION, FILE, AREA = "anon_vma_prepare", "mm/rmap.c", "rmap"
     EQUIVALENT = (
-        "anon_vma_prepare only links into an anon_vma it has just allocated (no vma merging, "
-        "so find_mergeable_anon_vma never finds one): the list is empty and head = tail"
+        "anon_vma_prepare only links into an anon_vma it has just allocated "
+        "(find_mergeable_anon_vma is not modelled, so it never finds one): the list is empty "
+        "and head = tail"
     )
 
     def anon_vma_prepare(self, vma: Vma) -> KGen[None]:

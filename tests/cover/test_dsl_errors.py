@@ -54,8 +54,8 @@ def test_unknown_operation_hint_lists_the_operations() -> None:
         parse("mapp p0 0x1000 1 rw\n")
     assert caught.value.hint == (
         "expected an operation (map, munmap, mprotect, fault, fork, exit, migrate, swapon, "
-        "pageout, madvise, pin, unpin, pinread, pinwrite, mlock, munlock), `config`, `expect` or "
-        "`parallel`"
+        "pageout, madvise, pin, unpin, pinread, pinwrite, mlock, munlock, mremap), `config`, "
+        "`expect` or `parallel`"
     )
 
 

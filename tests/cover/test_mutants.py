@@ -11,7 +11,7 @@ from ptediff.dsl.parse import parse_file
 from ptediff.impls import REGISTRY, Kernel, load, mutants
 from ptediff.judge.check import check
 
-AREAS = {"fork", "mprotect", "fault", "rmap", "swap", "migration"}
+AREAS = {"fork", "mprotect", "fault", "rmap", "swap", "migration", "mremap"}
 
 
 def test_the_catalogue_has_at_least_25_observable_mutants_in_every_area() -> None:
