@@ -21,7 +21,7 @@ witness) says to try the small programs exhaustively first; this is that, at dep
   the property's race phase explores every schedule of such a block at its preemption bound.
 
 The list is built from the DSL's kinds and parameter values alone, never from known bugs, and
-is the same for every seed: about 80 programs, run in the configuration with the most checks
+is the same for every seed: about 100 programs, run in the configuration with the most checks
 (highpte: page tables are kmapped, so a missing kunmap shows), each simplified like any finding
 (the configuration goes back to the default when the bug does not need it). A hunt with a
 custom strategy skips the phase: its programs may lie outside what the strategy allows.

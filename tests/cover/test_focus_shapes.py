@@ -21,7 +21,9 @@ from ptediff.core.program import (
 from ptediff.search.generation import ADDRESS_PAGES, Choice, View, World, make_op
 from ptediff.search.strategies import programs
 
-DRAWS = settings(max_examples=400, database=None, deadline=None, derandomize=True)
+# Enough draws that the counts below do not hang on a few lucky ones (hypothesis's early,
+# derandomized draws are far from uniform: the rates are well under the tables' own).
+DRAWS = settings(max_examples=1000, database=None, deadline=None, derandomize=True)
 
 
 def draw_many() -> list[Program]:
@@ -61,9 +63,9 @@ def swap_cycle(program: Program) -> bool:
 def test_swap_cycles_are_common() -> None:
     drawn = draw_many()
     cycles = sum(swap_cycle(p) for p in drawn)
-    # The swap focus is 2 draws in 8, and a share of its draws hold a full cycle (8 of these
-    # 400 draws; the general draws hardly ever do).
-    assert cycles >= len(drawn) // 80, cycles
+    # The swap focus is 2 draws in 8, and a share of its draws hold a full cycle (24 of these
+    # 1000 draws; the general draws hardly ever do).
+    assert cycles >= len(drawn) // 100, cycles
 
 
 def test_race_threads_often_touch_the_page_after_racing() -> None:
@@ -74,7 +76,7 @@ def test_race_threads_often_touch_the_page_after_racing() -> None:
             if any(len(t.ops) == 2 and isinstance(t.ops[1], Fault) for t in block.threads):
                 touching += 1
                 break
-    assert touching >= len(drawn) // 100, touching  # 4 of these 400 draws
+    assert touching >= len(drawn) // 60, touching  # 43 of these 1000 draws
 
 
 def test_a_two_page_range_snapped_to_the_last_written_page_stays_inside_the_mapping() -> None:
