@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ptediff.core.outcome import ERRNO
-from ptediff.core.program import Fault, Migrate, Op, Pageout, Result
+from ptediff.core.program import Fault, Migrate, Op, Pageout, Pin, Result
 from ptediff.spec.ops import apply
 from ptediff.spec.paging import move_page, pinned_migration, reclaim
 from ptediff.spec.state import SpecState
@@ -18,17 +18,18 @@ class Pending:
     * a migrate or pageout that has found `page` and will act on it later, wherever the page
       is mapped by then (the kernel isolates the page first, then migrates or reclaims it);
     * a fault whose kernel half is done (`page` is None): the access itself is still to come,
-      and faults again if the pte no longer permits it.
+      and faults again if the pte no longer permits it; likewise a pin whose fault is done and
+      whose page lookup (get_user_pages' follow_page) is still to come.
     """
 
     op_id: int
-    op: Migrate | Pageout | Fault
+    op: Migrate | Pageout | Fault | Pin
     page: int | None = None
 
     def finish(self, s: SpecState) -> Result:
         """Complete the operation on `s` in place. A page freed meanwhile needs nothing more:
         the kernel sees its own reference as the last one and counts that as done."""
-        if isinstance(self.op, Fault):
+        if isinstance(self.op, Fault | Pin):
             return apply(s, self.op, self.op_id)
         if self.page in s.pages:
             if isinstance(self.op, Migrate) and s.pinned(self.page):

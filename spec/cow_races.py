@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ptediff.core.outcome import ERRNO
-from ptediff.core.program import PAGE_SIZE, Fault, Migrate, Mlock, Op, Pageout
+from ptediff.core.program import PAGE_SIZE, Fault, Migrate, Mlock, Op, Pageout, Pin
 from ptediff.spec.branch import Branch, Concurrent, Pending
 from ptediff.spec.fault import can_reuse, copy_on_write, handle_fault, needs_fault
 from ptediff.spec.mlock import has_locked_mapper
@@ -134,9 +134,30 @@ def _cow_writer_key(s: SpecState, other: Op, page: int) -> tuple[str, int] | Non
 def access_after_fault(
     s: SpecState, op_id: int, op: Op, concurrent: Sequence[Concurrent]
 ) -> list[Branch]:
+    if isinstance(op, Pin):
+        access = _pin_access(s, op)
+        if access is None:
+            return []
+        # get_user_pages: handle_mm_fault, then follow_page takes the page mapped by then
+        after = s.clone()
+        handle_fault(after, access)
+        after.collect()
+        return [Branch(after, {}, frozenset(("access-after-fault",)), Pending(op_id, op))]
     if not isinstance(op, Fault) or not needs_fault(s, op):
         return []
     after = s.clone()
     handle_fault(after, op)
     after.collect()
     return [Branch(after, {}, frozenset(("access-after-fault",)), Pending(op_id, op))]
+
+
+def _pin_access(s: SpecState, op: Pin) -> Fault | None:
+    """The fault a pin makes before its page lookup, when it needs one (not a pin that fails
+    its vma check, nor a read pin given the zero page without a page table)."""
+    vma = s.vma_at(op.proc, op.addr) if op.proc in s.vmas else None
+    if vma is None or not vma.prot.readable or (op.write and not vma.prot.writable):
+        return None
+    if not op.write and (op.proc, op.addr) not in s.ptes and not s.has_table(op.proc, op.addr):
+        return None
+    access = Fault(op.proc, op.addr, write=op.write)
+    return access if needs_fault(s, access) else None

@@ -357,6 +357,22 @@ def test_a_pinned_page_migration_isolates_it_from_another() -> None:
         (again, again), (again, busy), (busy, again), (again, gone), (gone, again)}
 
 
+def test_a_pin_faults_then_looks_the_page_up_again() -> None:
+    # get_user_pages: handle_mm_fault, then follow_page; a migration in between moves the
+    # page it just faulted in, and the pin holds the new one (on node 1).
+    outcomes = run(f"""
+        map p0 {A:#x} 1 rw
+        parallel {{
+          thread {{ pin p0 {A:#x} write }}
+          thread {{ migrate p0 {A:#x} 1 }}
+        }}
+    """)
+    between = [o for o in outcomes if "access-after-fault" in o.allowances]
+    assert [(o.results[1], o.results[2], o.state[("p0", A)].node) for o in between] == [(0, 1, 1)]
+    plain = {(o.results[1], o.results[2]) for o in outcomes if not o.allowances}
+    assert plain == {(0, -ERRNO["EAGAIN"]), (0, -ERRNO["ENOENT"])}
+
+
 def test_two_cow_writers_may_both_copy() -> None:
     outcomes = run(f"""
         map   p0 {A:#x} 1 rw
