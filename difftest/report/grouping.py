@@ -18,12 +18,20 @@ def bugs_of(findings: Sequence[HuntFinding]) -> list[Bug]:
     return group_findings([item.finding for item in findings])
 
 
+def roots_of(bugs: Sequence[Bug]) -> list[int]:
+    from ptediff.search.grouping import root_causes
+
+    return root_causes(bugs)
+
+
 def bugs_table(bugs: Sequence[Bug]) -> Block:
     rows: list[list[Cell]] = []
+    roots = roots_of(bugs)
     for number, bug in enumerate(bugs, start=1):
         first = bug.first
         rows.append([
             number,
+            roots[number - 1] + 1,
             bug.impl,
             bug.lead.signature,
             ", ".join(cls for cls in bug.classes[1:]) or "-",
@@ -32,10 +40,12 @@ def bugs_table(bugs: Sequence[Bug]) -> Block:
             bug.lead.size.ops,
         ])
     return table(
-        ("bug", "implementation", "lead class", "also found as", "examples", "seconds", "ops"),
+        ("bug", "root", "implementation", "lead class", "also found as", "examples", "seconds",
+         "ops"),
         rows,
-        title="bugs (divergence classes grouped by root cause; examples and seconds to the "
-              "bug's first failure, ops of the lead's minimal program)",
+        title="bugs (divergence classes grouped by root cause; `root`: bugs of different "
+              "implementations with one number are one root cause; examples and seconds to "
+              "the bug's first failure, ops of the lead's minimal program)",
     )
 
 
@@ -60,9 +70,11 @@ def bug_blocks(number: int, bug: Bug, items: dict[int, HuntFinding],
 
 def bugs_json(bugs: Sequence[Bug], findings: Sequence[HuntFinding]) -> list[dict[str, Any]]:
     index = {id(item.finding): i for i, item in enumerate(findings)}
+    roots = roots_of(bugs)
     return [
         {
             "impl": bug.impl,
+            "root": root,
             "lead": bug.lead.signature,
             "classes": bug.classes,
             "findings": [index[id(member)] for member in bug.members],
@@ -74,5 +86,5 @@ def bugs_json(bugs: Sequence[Bug], findings: Sequence[HuntFinding]) -> list[dict
             "examples_to_first": bug.first.examples_to_first,
             "seconds_to_first": bug.first.seconds_to_first,
         }
-        for bug in bugs
+        for bug, root in zip(bugs, roots, strict=True)
     ]

@@ -10,7 +10,7 @@ from ptediff.core.errors import DslError
 from ptediff.core.program import Program
 from ptediff.dsl.parse import parse
 from ptediff.report.blocks import Block, Cell, Heading, Listing, Text, table
-from ptediff.report.grouping import bug_blocks, bugs_of, bugs_table
+from ptediff.report.grouping import bug_blocks, bugs_of, bugs_table, roots_of
 from ptediff.report.operations import describe_op, unlocked_note
 from ptediff.report.stats import campaign_blocks
 
@@ -56,11 +56,12 @@ def hunt_blocks(
         f"{hunted.profile}); {len(findings)} divergence class(es) found: "
         f"{len(bugs)} bug{'s' * (len(bugs) != 1)}."
     )
-    causes = {bug.cause for bug in bugs} - {None}
-    if len(bugs) > 1 and len(causes) < len(bugs):
-        traced = sum(bug.cause is not None for bug in bugs)
-        summary += (f" {traced} of them trace to {len(causes)} code change"
-                    f"{'s' * (len(causes) != 1)} (each bug's `cause`).")
+    roots = len(set(roots_of(bugs)))
+    impls = len({bug.impl for bug in bugs})
+    if impls > 1 and roots < len(bugs):
+        summary = summary[:-1] + (f" on {impls} implementations, from {roots} root cause"
+                                  f"{'s' * (roots != 1)} (the same code change, or the same "
+                                  "program showing the same class).")
     if hunted.interrupted:
         summary = (
             f"INTERRUPTED by {hunted.signal or 'SIGINT'} before the budget was spent: the report "

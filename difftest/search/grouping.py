@@ -135,6 +135,23 @@ def _group_one(impl: str, found: list[Finding]) -> list[Bug]:
     return bugs
 
 
+def root_causes(bugs: Sequence[Bug]) -> list[int]:
+    """For each bug, the number of its root cause (0, 1, ... in order of first appearance):
+    bugs of different implementations are one root cause when they come from the same code
+    change (`Bug.cause`), or, with no cause known, when their leads are the same class shown
+    by the same minimal program (code the implementations share: a latent bug shows on every
+    model that inherits it)."""
+    keys: dict[object, int] = {}
+    roots = []
+    for bug in bugs:
+        if bug.cause is not None:
+            key: object = ("cause", bug.cause)
+        else:
+            key = ("program", bug.lead.signature, bug.lead.program)
+        roots.append(keys.setdefault(key, len(keys)))
+    return roots
+
+
 def _outranks(host: Finding, guest: Finding, host_index: int, guest_index: int) -> bool:
     """Whether `guest` may be a symptom of `host`: host's class ranks higher (ties: found
     earlier), so two bugs never take each other as a symptom."""

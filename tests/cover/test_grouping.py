@@ -7,7 +7,7 @@ import pytest
 from ptediff.dsl.parse import parse
 from ptediff.judge.check import check_located
 from ptediff.search.findings import Finding, ProgramSize
-from ptediff.search.grouping import SAME_CHANGE, SAME_SITE, SHOWN, group_findings
+from ptediff.search.grouping import SAME_CHANGE, SAME_SITE, SHOWN, group_findings, root_causes
 
 RACE = (
     "map      p0 0x1000 1 rw\n"
@@ -127,3 +127,27 @@ def test_a_class_postfix_shows_too_has_no_cause() -> None:
     [bug] = group_findings([finding("prefix-anon-vma-head", "use-after-free:anon_vma",
                                     latent, 0)])
     assert bug.cause is None
+
+
+def test_bugs_of_several_implementations_are_numbered_by_root_cause(
+        prefix_findings: list[Finding]) -> None:
+    latent = ("map p0 0x1000 1 rw\nfault p0 0x1000 write 0x1\nparallel {\n"
+              "  thread { migrate p0 0x1000 1 unlocked }\n  thread { munmap p0 0x1000 1 }\n"
+              "} schedule 0 0 1 1 1 1\n")
+    found = [
+        *prefix_findings[:3],  # fix 2, fix 4, fix 1 on prefix
+        finding("prefix-anon-vma-head", "orphan-migration-entry", FIX1, 3),
+        finding("prefix-anon-vma-head", "use-after-free:anon_vma", latent, 4),
+        finding("postfix", "use-after-free:anon_vma", latent, 5),
+    ]
+    bugs = group_findings(found)
+    assert [(bug.impl, bug.lead.signature) for bug in bugs] == [
+        ("prefix", "kmap-leak:remove_migration_pte"),
+        ("prefix", "kernel-bug:sys_swapon"),
+        ("prefix", "orphan-migration-entry"),
+        ("prefix-anon-vma-head", "orphan-migration-entry"),
+        ("prefix-anon-vma-head", "use-after-free:anon_vma"),
+        ("postfix", "use-after-free:anon_vma"),
+    ]
+    # fix 1 on prefix and on its variant is one cause; the latent race on two models another
+    assert root_causes(bugs) == [0, 1, 2, 2, 3, 3]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +89,12 @@ def test_saves_each_finding_once(tmp_path: Path) -> None:
 
 
 def test_a_time_budget_ends_the_hunt() -> None:
-    started = time.monotonic()
+    # How closely the budget is kept is a benchmark figure (bench/, docs/benchmarks.md), not
+    # a timed assertion: here only that the budget, not an example count, ended the hunt.
     report = hunt(["postfix"], seconds=1.0, seed=1, profile="ci")
     assert report.seconds >= 1.0
-    assert time.monotonic() - started < 15
     assert report.max_examples is None and report.budget_seconds == 1.0
+    assert not report.interrupted
 
 
 def test_bad_arguments_are_clear_errors() -> None:
