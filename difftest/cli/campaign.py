@@ -50,6 +50,7 @@ def campaign_of(args: argparse.Namespace, impls: list[str], seconds: float | Non
         check_invariants=WITH_RSS if args.invariants else False,
         database=args.db,
         observe=args.observe,
+        small_scope=not getattr(args, "no_small_scope", False),
     )
 
 

@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     hunt.add_argument("--profile", default="dev",
                       help="hypothesis settings profile: ci, dev (default) or deep")
     hunt.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    hunt.add_argument("--no-small-scope", action="store_true",
+                      help="skip the small-scope phase (the fixed shortest programs run first)")
     hunt.add_argument("--invariants", action="store_true",
                       help="also report kernel invariant violations, I1-I8 with rss (slower)")
     add_campaign_options(hunt)

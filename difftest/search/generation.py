@@ -55,6 +55,9 @@ class World:
     live: set[str] = field(default_factory=lambda: {INITIAL_PROC})
     mapped: dict[str, dict[int, Prot]] = field(default_factory=lambda: {INITIAL_PROC: {}})
     written: dict[str, set[int]] = field(default_factory=lambda: {INITIAL_PROC: set()})
+    # written pages a pageout meant to swap out and nothing has faulted back in since (only
+    # the swap cycle focus reads it: an approximation, as everything here)
+    swapped: dict[str, set[int]] = field(default_factory=lambda: {INITIAL_PROC: set()})
     forks: int = 0
     writes: int = 0
     pins: int = 0  # pins made so far (the next pin's number)
@@ -68,6 +71,9 @@ class World:
         """After a parallel block its threads' pins may be named (validate_pins' rule)."""
         self.usable_pins.update(self.block_pins)
         self.block_pins.clear()
+
+    def any_swapped(self) -> bool:
+        return any(self.swapped[proc] for proc in self.live)
 
     def fresh_child(self) -> str:
         self.forks += 1
@@ -91,17 +97,30 @@ class World:
                 full = all(page in pages for page in span)
                 if (isinstance(op, Map) and free) or (isinstance(op, Mprotect) and full):
                     pages.update(dict.fromkeys(span, op.prot))
+            if isinstance(op, Munmap):
+                self.swapped[op.proc] -= set(span)
         elif isinstance(op, Madvise):
             span = range(op.addr // PAGE_SIZE, op.addr // PAGE_SIZE + op.npages)
             self.written[op.proc] -= set(span)
+            self.swapped[op.proc] -= set(span)
         elif isinstance(op, Mremap):
             self._move(op)
-        elif isinstance(op, Fault) and op.write:
-            self.written[op.proc].add(op.addr // PAGE_SIZE)
+        elif isinstance(op, Fault):
+            if op.write:
+                self.written[op.proc].add(op.addr // PAGE_SIZE)
+            self.swapped[op.proc].discard(op.addr // PAGE_SIZE)
+        elif isinstance(op, Pageout) and op.addr // PAGE_SIZE in self.written[op.proc]:
+            # try_to_unmap swaps the page out of every process mapping it: after a fork, the
+            # others that wrote the page before it (an approximation of who shares it).
+            page = op.addr // PAGE_SIZE
+            for proc in self.live:
+                if page in self.written.get(proc, ()) and page in self.mapped.get(proc, {}):
+                    self.swapped[proc].add(page)
         elif isinstance(op, Fork):
             self.live.add(op.child)
             self.mapped[op.child] = dict(self.mapped[op.parent])
             self.written[op.child] = set(self.written[op.parent])
+            self.swapped[op.child] = set(self.swapped[op.parent])
         elif isinstance(op, Swapon) and op.nslots > 0:
             self.swap_types.add(next(t for t in range(len(self.swap_types) + 1)
                                      if t not in self.swap_types))
@@ -117,16 +136,19 @@ class World:
         if new < old + op.npages and old < new + op.npages:
             return
         pages, written = self.mapped[op.proc], self.written[op.proc]
+        swapped = self.swapped[op.proc]
         for page in range(new, new + op.npages):
             pages.pop(page, None)
             written.discard(page)
+            swapped.discard(page)
         if not all(old + i in pages for i in range(op.npages)):
             return
         for i in range(op.npages):
             pages[new + i] = pages.pop(old + i)
-            if old + i in written:
-                written.discard(old + i)
-                written.add(new + i)
+            for tracked in (written, swapped):
+                if old + i in tracked:
+                    tracked.discard(old + i)
+                    tracked.add(new + i)
 
 
 @dataclass
@@ -240,16 +262,33 @@ def _proc(number: int, candidates: list[str]) -> str:
     return name if name in candidates else candidates[number % len(candidates)]
 
 
-def _addr(choice: Choice, view: View, proc: str) -> int:
+def _addr(choice: Choice, view: View, proc: str, npages: int = 1) -> int:
     """Mostly a page `proc` has written or mapped (the drawn page snapped to the next such
-    page), sometimes the drawn page as is: anonymous pages are where the action is."""
+    page), sometimes the drawn page as is: anonymous pages are where the action is.
+
+    A snapped range of `npages` pages stays inside the mapping: when it would run past the
+    mapped pages, it starts lower, as far as needed for it to end inside them (still covering
+    the snapped page). Snapping to the next written page alone would start a two-page range
+    at the last written page, past the end of a mapping written to its end, which an
+    mprotect or an mlock refuses (-ENOMEM) before it reaches a pte; raw addresses still draw
+    those."""
     page = choice.where % ADDRESS_PAGES + 1
     mapped = view.world.mapped.get(proc, {})
     written = sorted(p for p in view.world.written.get(proc, ()) if p in mapped)
     for limit, candidates in ((TOUCHED_WHERE, written), (SNAPPED_WHERE, sorted(mapped))):
         if choice.where < limit and candidates:
-            return next((p for p in candidates if p >= page), candidates[-1]) * PAGE_SIZE
+            snapped = next((p for p in candidates if p >= page), candidates[-1])
+            return _inside(snapped, npages, mapped) * PAGE_SIZE
     return page * PAGE_SIZE
+
+
+def _inside(page: int, npages: int, mapped: dict[int, Prot]) -> int:
+    """The highest start at most `page` whose `npages` pages cover `page` and are all mapped;
+    `page` itself when there is none."""
+    for start in range(page, page - npages, -1):
+        if all(p in mapped for p in range(start, start + npages)):
+            return start
+    return page
 
 
 MAP_PROTS = (Prot.RW, Prot.R, Prot.RW, Prot.NONE)
@@ -272,7 +311,8 @@ def _build_munmap(choice: Choice, view: View) -> Op:
 def _build_mprotect(choice: Choice, view: View) -> Op:
     proc = _proc(choice.who, view.procs())
     prot = MPROTECT_PROTS[choice.what // 2 % 3]
-    return Mprotect(proc, _addr(choice, view, proc), choice.what % 2 + 1, prot)
+    npages = choice.what % 2 + 1
+    return Mprotect(proc, _addr(choice, view, proc, npages), npages, prot)
 
 
 def _build_fault(choice: Choice, view: View) -> Op:
@@ -319,14 +359,16 @@ def _build_pageout(choice: Choice, view: View) -> Op:
 
 def _build_madvise(choice: Choice, view: View) -> Op:
     proc = _proc(choice.who, view.procs())
-    return Madvise(proc, _addr(choice, view, proc), choice.what % 2 + 1)
+    npages = choice.what % 2 + 1
+    return Madvise(proc, _addr(choice, view, proc, npages), npages)
 
 
 def _build_mlock(choice: Choice, view: View) -> Op:
     """mlock, or (one in four) munlock, of one or two pages."""
     proc = _proc(choice.who, view.procs())
     cls = Munlock if choice.what // 2 % 4 == 3 else Mlock
-    return cls(proc, _addr(choice, view, proc), choice.what % 2 + 1)
+    npages = choice.what % 2 + 1
+    return cls(proc, _addr(choice, view, proc, npages), npages)
 
 
 # How far mremap moves a range: just past it (same page table) or one page table further

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import seed as with_seed
 from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
+from hypothesis.internal.observability import observability_enabled
 from ptediff import impls as models
 from ptediff.core.errors import PtediffError
 from ptediff.core.program import Program
@@ -53,6 +54,7 @@ from ptediff.search.property import (
 )
 from ptediff.search.recording import record, save_findings
 from ptediff.search.regressions import check_writable
+from ptediff.search.small_scope import small_scope_programs
 
 CHUNK_EXAMPLES = 100  # examples per hypothesis run
 SCHEDULE_VARIANTS = 4  # schedules each generated parallel program runs under
@@ -84,6 +86,7 @@ def hunt(
     database: ExampleDatabase | None = None,
     exchange: Exchange | None = None,
     baseline: ImplRef | None = None,
+    small_scope: bool = True,
 ) -> HuntReport:
     """Search the given implementations (default: every registered one) for divergences.
 
@@ -99,6 +102,13 @@ def hunt(
     with the same class as a searched model does not count for that model (`ptediff
     evaluate` hunts each injected bug with `postfix` as baseline, so that postfix's latent
     bugs do not pass for the injected one).
+
+    `small_scope`: first run the small-scope phase's fixed programs (`ptediff.search.
+    small_scope`; counted as examples). Skipped with a custom `strategy` (its programs may lie
+    outside it) and in campaigns (a `database`, an `exchange`, hypothesis observability on;
+    `--jobs` workers skip it too):
+    a campaign resumes from its database, and its observations record hypothesis's own test
+    cases, one per example.
     """
     base = _profile(profile)
     if max_examples is None and seconds is None:
@@ -138,6 +148,9 @@ def hunt(
             exchange.announce(search.found)
     remaining = max_examples
     wanted = set(until)
+    campaign = database is not None or exchange is not None or observability_enabled()
+    if small_scope and strategy is None and not campaign:
+        remaining = _small_scope(search, target, wanted, remaining)
     pending: list[DivergenceFound] = []  # the chunk's new divergences not yet recorded
     try:
         while (
@@ -193,6 +206,41 @@ def hunt(
 
 
 ANY_CLASS = "*"  # in `until`: any class of that implementation
+
+
+def _small_scope(
+    search: _Search, target: Path | None, wanted: set[tuple[str, str]], remaining: int | None
+) -> int | None:
+    """The small-scope phase: each fixed program once, before any draw, through the same
+    property and recording as a drawn one; returns the examples left."""
+    for program in small_scope_programs():
+        if (
+            (remaining is not None and remaining <= 0)
+            or search.out_of_time()
+            or _all_found(wanted, search.found)
+        ):
+            break
+        raise_if_interrupted()
+        prop = DifferentialProperty(
+            search.named,
+            check_invariants=search.check_invariants,
+            ignore=frozenset(search.found),
+            observer=search.observe,
+            schedule_variants=SCHEDULE_VARIANTS,
+            race=True,
+            coverage=search.report.coverage,
+            baseline=search.baseline,
+        )
+        search.report.generated += 1
+        if remaining is not None:
+            remaining -= 1
+        try:
+            prop(program)
+        except DivergenceFound as divergence:
+            if divergence.key not in search.found:
+                search.found.add(divergence.key)
+                record(search.report, search, divergence, target, search.check_invariants)
+    return remaining
 
 
 def _all_found(wanted: set[tuple[str, str]], found: set[ClassKey]) -> bool:

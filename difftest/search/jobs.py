@@ -78,6 +78,7 @@ class Campaign:
     database: str | None  # a --db spec; each worker opens its own connection
     observe: Path | None
     until: tuple[ClassKey, ...] = ()
+    small_scope: bool = True  # `hunt`'s small-scope phase (a lone hunt only)
 
 
 class _QueueExchange:
@@ -146,6 +147,7 @@ def _worker(index: int, campaign: Campaign, max_examples: int | None, outbox: An
                 until=campaign.until,
                 database=database,
                 exchange=_QueueExchange(index, outbox, inbox) if share else None,
+                small_scope=False,  # every worker would repeat the same fixed programs
             )
         outbox.put(("progress", index, time.monotonic(), report.examples, len(report.findings)))
         outbox.put(("done", index, report))
@@ -208,6 +210,7 @@ def run_campaign(jobs: int, campaign: Campaign, progress: Progress | None = None
             check_invariants=campaign.check_invariants,
             until=campaign.until,
             database=database,
+            small_scope=campaign.small_scope,
         )
 
 

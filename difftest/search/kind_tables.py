@@ -75,13 +75,43 @@ MAX_BLOCK_OPS = 4  # the spec runs every interleaving of a block: keep blocks sm
 SWAP_BITS_CHOICES = (5, 2, 3, 2)
 BASE_ORDER = tuple(kind for kind in KIND_ORDER if kind not in VARIANTS.values())
 
-# Focus: 3 in 8 examples open with a race block right after the setup (`_draw_race`); 2 in
-# 8 run close to a limit (a few swapons first: with the small swap type fields `configs`
-# draws half the time, the swap types run out); the other 3 in 8 are drawn as above. The
-# held-out bugs and the folded fixes alike sit in those two corners: migration entries
-# racing fork, COW, mprotect and teardown, and allocators running out. (Value 0 stays the
-# general draw, so that choices shrink toward it.)
-FOCUS_TABLE = ("general", "race", "limits", "race", "general", "race", "general", "limits")
+# Focus: 3 in 8 examples open with a race block right after the setup (`_draw_race`); 1 in
+# 8 runs close to a limit (a few swapons first: with the small swap type fields `configs`
+# draws half the time, the swap types run out); 2 in 8 are a swap cycle (a swapon, then steps
+# read from the swap cycle tables below); the other 2 in 8 are drawn as above. The held-out bugs and
+# the folded fixes alike sit in those corners: migration entries racing fork, COW, mprotect
+# and teardown; allocators running out; and a page's swap entry outliving a swap-out, a
+# swap-in, a write and another swap-out or a fork (the swap count and dirty bit each of them
+# must carry). (Value 0 stays the general draw, so that choices shrink toward it.)
+FOCUS_TABLE = ("general", "race", "limits", "race", "general", "race", "swap", "swap")
 RACE_FIRST = ("migrate", "migrate", "pageout", "mprotect", "migrate", "munmap", "fork")
 RACE_SECOND = ("fork", "fault", "migrate", "fork", "mprotect", "fault", "munmap", "exit",
                "pageout", "migrate")
+# A race thread's optional second operation: half the values an access (a fault) to what its
+# racing operation left behind. A race's damage is often visible only to a touch inside the
+# other thread's window (a migration that fails and leaves its entries, a pte rewritten under
+# a migration entry), and the window closes before a step after the block runs.
+RACE_FOLLOW: tuple[str, ...] = (
+    "fault", "migrate", "fault", "fork", "fault", "mprotect", "fault", "munmap",
+    "fault", "pageout", "fault", "exit", "fault", "migrate", "fault", "fork",
+)
+
+# The swap cycle focus reads a top-level step's kind from one of two tables chosen by the state
+# the program has reached (`generation.World.swapped`): while no written page is swapped out,
+# half the values swap one out (a pageout), the rest change who holds it first (a fork, a
+# write, a migration) or drop it; while one is, half bring it back in (a fault, read or
+# write) and the rest share its swap entry (a fork), drop it (munmap, exit) or swap out
+# another. The cycle's addresses always snap to a written or mapped page of the process
+# (`steps`). The tables cover every kind value, so the cycle has no parallel blocks (the race
+# focus draws those). Value 0 is the state's most likely next step: choices shrink to it.
+SWAP_RESIDENT_TABLE: tuple[str, ...] = (
+    "pageout", "fault", "pageout", "fork", "pageout", "migrate", "pageout", "fault",
+    "pageout", "fork", "pageout", "munmap", "pageout", "migrate", "pageout", "exit",
+)
+SWAP_OUT_TABLE: tuple[str, ...] = (
+    "fault", "fork", "fault", "pageout", "fault", "munmap", "fault", "fork",
+    "fault", "migrate", "fault", "exit", "fault", "pageout", "fault", "swapon",
+)
+SWAP_CYCLE_SLOTS = (1, 4, 2)  # the cycle's swapon: one slot runs out soonest
+assert len(SWAP_RESIDENT_TABLE) == len(SWAP_OUT_TABLE) == len(KIND_TABLE) + KINDS_PARALLEL
+assert len(RACE_FOLLOW) == len(THREAD_KIND_TABLE)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 from ptediff.core.program import Exit, Op, Parallel, Step, Thread
-from ptediff.search.generation import ADDRESS_PAGES, Choice, View, World, make_op
+from ptediff.search.generation import ADDRESS_PAGES, SNAPPED_WHERE, Choice, View, World, make_op
 from ptediff.search.kind_tables import (
     KIND_TABLE,
     KINDS_PARALLEL,
@@ -23,6 +23,8 @@ from ptediff.search.kind_tables import (
     MAX_PROC_NUMBER,
     MAX_THREAD_OPS,
     SCHEDULE_STEPS,
+    SWAP_OUT_TABLE,
+    SWAP_RESIDENT_TABLE,
     THREAD_KIND_TABLE,
 )
 
@@ -36,6 +38,7 @@ class Generation:
     allowed: tuple[str, ...]  # kinds the caller allows
     enabled: tuple[str, ...]  # kinds on in this example (swarm), in KIND_ORDER
     threads: tuple[int, int] | None  # None: no parallel blocks in this example
+    cycle: bool = False  # the swap cycle focus: top-level kinds from SWAP_CYCLE tables
 
 
 @dataclass
@@ -45,6 +48,7 @@ class StepContext:
     room: int  # operations that still fit
     first: bool  # the first step of its list
     top: bool  # a top-level step (may open a parallel block)
+    table: tuple[str, ...] = THREAD_KIND_TABLE  # what a thread step's kind value means
 
 # Strategies are built once: building one per draw costs more than the draw itself.
 CONTINUE = st.integers(0, 3)  # top level: continue unless 0; in a thread: only on 3
@@ -81,7 +85,12 @@ def _step_span(draw: st.DrawFn) -> Step | None:
     choice = Choice(kind=draw(KIND), who=draw(WHO), where=draw(WHERE), what=draw(WHAT))
     gen = context.gen
     if not context.top:
-        return make_op(THREAD_KIND_TABLE[choice.kind], choice, context.view, gen.enabled)
+        return make_op(context.table[choice.kind], choice, context.view, gen.enabled)
+    if gen.cycle:
+        # Every address snaps to a written (2 in 3) or mapped page: the cycle is about pages.
+        table = SWAP_OUT_TABLE if gen.world.any_swapped() else SWAP_RESIDENT_TABLE
+        snapped = Choice(choice.kind, choice.who, choice.where % SNAPPED_WHERE, choice.what)
+        return make_op(table[choice.kind], snapped, context.view, gen.enabled)
     if choice.kind >= len(KIND_TABLE):
         if gen.threads is not None and context.room >= 2:
             return draw_parallel(draw, gen, choice, context.room)

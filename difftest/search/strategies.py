@@ -72,9 +72,11 @@ from ptediff.search.kind_tables import (
     MAX_THREADS,
     NOT_GENERATED,
     RACE_FIRST,
+    RACE_FOLLOW,
     RACE_SECOND,
     SCHEDULE_STEPS,
     SWAP_BITS_CHOICES,
+    SWAP_CYCLE_SLOTS,
     THREAD_KIND_TABLE,
 )
 from ptediff.search.steps import (
@@ -160,6 +162,9 @@ _CONFIGS = configs()
 _SETUP = st.integers(0, 3)
 _FOCUS = st.integers(0, len(FOCUS_TABLE) - 1)
 _LIMIT_SWAPONS = st.sampled_from((3, 4, 2, 1))
+SWAP_CYCLE_KINDS = ("swapon", "pageout", "map", "fault")  # the cycle needs these allowed
+CYCLE_STEPS = 3  # a swap cycle's steps: out, back in, out again or fork
+_CYCLE_FLOOR = st.sampled_from((0, CYCLE_STEPS, 2, CYCLE_STEPS))  # drawn unconditionally
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,8 +185,15 @@ def _programs(
     enabled, parallel_enabled = _draw_swarm(draw, allowed, swarm, threads is not None)
     gen = Generation(World(cfg), allowed, enabled, threads if parallel_enabled else None)
     race = focus == "race" and gen.threads is not None and max_ops >= 4
-    steps: list[Step] = list(_draw_setup(draw, gen, max_ops, race=race))
-    if race and max_ops - len(steps) >= 2:
+    cycle = focus == "swap" and max_ops >= 4 and set(SWAP_CYCLE_KINDS) <= set(gen.allowed)
+    steps: list[Step] = list(_draw_setup(draw, gen, max_ops, race=race or cycle))
+    if cycle:
+        # One swapon first, then every top-level step from the swap cycle tables.
+        op = Swapon(SWAP_CYCLE_SLOTS[draw(WHAT) % len(SWAP_CYCLE_SLOTS)])
+        gen.world.apply(op)
+        steps.insert(0, op)
+        gen.cycle = True
+    elif race and max_ops - len(steps) >= 2:
         steps.append(_draw_race(draw, gen, max_ops - len(steps)))
     elif focus == "limits" and "swapon" in gen.allowed:
         # Small swap type fields: exactly one swapon more than there are swap types.
@@ -192,10 +204,13 @@ def _programs(
             op = Swapon(SWAPON_SLOTS[draw(WHAT) % 2])
             gen.world.apply(op)
             steps.append(op)
+    # The first step is drawn whatever its continue flag says; a swap cycle's first few are
+    # (how many is a choice of its own, so that it shrinks away).
+    floor = len(steps) + draw(_CYCLE_FLOOR) if cycle else 1
     while True:
         room = max_ops - sum(_n_ops(step) for step in steps)
         view = View(gen.world, frozenset(gen.world.live))
-        step = draw_step(draw, StepContext(gen, view, room, not steps, top=True))
+        step = draw_step(draw, StepContext(gen, view, room, len(steps) < floor, top=True))
         if step is None:
             break
         steps.append(step)
@@ -219,7 +234,7 @@ def _draw_race(draw: st.DrawFn, gen: Generation, room: int) -> Parallel:
         named.update(ops[0].procs)
         # leave room for the second thread's first operation
         more = min(MAX_THREAD_OPS - 1, room - sum(len(t.ops) for t in block) - 2 + index)
-        op = draw_step(draw, StepContext(gen, view, more, False, top=False))
+        op = draw_step(draw, StepContext(gen, view, more, False, top=False, table=RACE_FOLLOW))
         if op is not None:
             assert not isinstance(op, Parallel)
             ops.append(op)
@@ -263,8 +278,9 @@ def _draw_swarm(
 
 def _draw_setup(draw: st.DrawFn, gen: Generation, max_ops: int, race: bool) -> list[Op]:
     """0: no setup; 1, 2: map rw + write fault; 3: the same, then fork p0 p1. Before a race
-    block (which needs a touched page) the values are rotated, so that 0 means map + write:
-    generation draws zeros often, and the simplifier drops what a divergence does not need."""
+    block or a swap cycle (which need a touched page) the values are rotated, so that 0 means
+    map + write: generation draws zeros often, and the simplifier drops what a divergence does
+    not need."""
     setup = (draw(_SETUP) + race) % 4
     if not setup or max_ops < 2 or not {"map", "fault"} <= set(gen.allowed):
         return []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from ptediff import impls, spec
 from ptediff.core.errors import DslError
 from ptediff.core.outcome import ERRNO, NONE_PTE
@@ -152,9 +152,13 @@ def test_the_generator_draws_mlock_and_munlock() -> None:
 
     gather()
     kinds = {op.KIND for p in drawn for op in p.ops()}
-    assert {"mlock", "munlock"} <= kinds
+    assert "mlock" in kinds
     for program in drawn:
         assert parse(format_program(program)) == program
+    # munlock is the rarer quarter of mlock's draws: reachable, if not in every 400 draws
+    found = find(programs(), lambda p: any(isinstance(op, Munlock) for op in p.ops()),
+                 settings=settings(database=None, derandomize=True, max_examples=5000))
+    assert parse(format_program(found)) == found
 
 
 def test_a_migration_may_see_another_mms_vma_locked_before_its_faults() -> None:

@@ -71,6 +71,9 @@ SEEDED = [
     ),
 ]
 BUDGET = 6000  # examples; these seeds need at most a few hundred
+# Postfix findings decided from the kernel source as real latent bugs of the 2006 code (each
+# kept as a regression file and documented in docs/semantics.md), and the regression file.
+LATENT = {"use-after-free:anon_vma": "latent-unlocked-munmap.pte"}
 
 
 @pytest.mark.parametrize(("impl", "cls", "minimal", "concurrency", "preemptions"), SEEDED)
@@ -124,14 +127,17 @@ def test_finds_all_four_on_prefix() -> None:
 
 def assert_four_bugs(report: HuntReport, wanted: set[str]) -> None:
     """However many classes the hunt found, the grouped report reads 4 bugs, one per fix, and
-    each bug's entry is the known minimal program of its fix."""
-    bugs = group_findings(report.findings)
-    assert len(bugs) == 4, [bug.classes for bug in bugs]
+    each bug's entry is the known minimal program of its fix; besides them only postfix's
+    documented latent bugs, which prefix has too (the small-scope phase's race of an unlocked
+    migration against munmap shows one: tests/regressions/latent-unlocked-munmap.pte)."""
+    every = group_findings(report.findings)
+    bugs = [bug for bug in every if not set(bug.classes) <= set(LATENT)]
+    assert len(bugs) == 4, [bug.classes for bug in every]
     for cls in wanted:
         assert sum(cls in bug.classes for bug in bugs) == 1, cls
     text = render(hunt_blocks(report, [HuntFinding.of(f, expected=True) for f in report.findings],
                               saving=False))
-    assert f"{len(report.findings)} divergence class(es) found: 4 bugs." in text
+    assert f"{len(report.findings)} divergence class(es) found: {len(every)} bugs." in text
     leads = {bug.lead.signature: bug for bug in bugs}
     assert leads["kernel-bug:sys_swapon"].lead.text == FIX4
     assert leads["kmap-leak:remove_migration_pte"].lead.text == FIX2
@@ -142,9 +148,6 @@ def assert_four_bugs(report: HuntReport, wanted: set[str]) -> None:
     assert orphan.text == FIX1
 
 
-# Postfix findings decided from the kernel source as real latent bugs of the 2006 code (each
-# kept as a regression file and documented in docs/semantics.md), and the regression file.
-LATENT = {"use-after-free:anon_vma": "latent-unlocked-munmap.pte"}
 
 
 def test_postfix_shows_only_its_documented_latent_bugs() -> None:
