@@ -24,6 +24,10 @@ findings of one implementation are taken for the same bug when
   its single-change bases whose model alone diverges on the program. This is how a kernel
   developer bisects: revert one fix at a time.
 
+A finding classified `latent` (postfix shows it too) is never grouped with one that is not: a
+fix's minimal program may also show a latent class (the rss drift of copied migration
+entries rides along many programs), which is still the bug the fix did not touch.
+
 Each bug is led by its highest-ranked finding (ties: the first found); the other findings are
 its symptoms, each with the reason it was grouped. Nothing is lost: the per-class findings stay
 in the hunt report and its JSON.
@@ -95,6 +99,8 @@ def _group_one(impl: str, found: list[Finding]) -> list[Bug]:
 
     def join(child: int, lead: int, reason: str) -> None:
         a, b = root(child), root(lead)
+        if _latent(found[child]) != _latent(found[lead]):
+            return  # a bug postfix shares is never a symptom of one a fix removed, nor back
         if a != b:
             parent[a] = b
             why.setdefault(child, f"{reason} {found[lead].signature}")
@@ -135,17 +141,25 @@ def _group_one(impl: str, found: list[Finding]) -> list[Bug]:
     return bugs
 
 
+def _latent(finding: Finding) -> bool:
+    return finding.classification == "latent"
+
+
 def root_causes(bugs: Sequence[Bug]) -> list[int]:
     """For each bug, the number of its root cause (0, 1, ... in order of first appearance):
     bugs of different implementations are one root cause when they come from the same code
-    change (`Bug.cause`), or, with no cause known, when their leads are the same class shown
-    by the same minimal program (code the implementations share: a latent bug shows on every
-    model that inherits it)."""
+    change (`Bug.cause`), when their leads are the same latent class (postfix shows it too),
+    or, with neither, when their leads are the same class shown by the same minimal program
+    (code the implementations share)."""
     keys: dict[object, int] = {}
     roots = []
     for bug in bugs:
         if bug.cause is not None:
             key: object = ("cause", bug.cause)
+        elif _latent(bug.lead):
+            # postfix shows it too: one documented latent bug per class (Kernel.LATENT's unit),
+            # whatever minimal program each model's hunt kept
+            key = ("latent", bug.lead.signature)
         else:
             key = ("program", bug.lead.signature, bug.lead.program)
         roots.append(keys.setdefault(key, len(keys)))

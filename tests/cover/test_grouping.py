@@ -151,3 +151,28 @@ def test_bugs_of_several_implementations_are_numbered_by_root_cause(
     ]
     # fix 1 on prefix and on its variant is one cause; the latent race on two models another
     assert root_causes(bugs) == [0, 1, 2, 2, 3, 3]
+
+
+def test_a_latent_class_is_never_a_symptom_of_a_fixed_bug(
+        prefix_findings: list[Finding]) -> None:
+    from dataclasses import replace
+
+    fix3 = replace(prefix_findings[4], classification="fixed")  # shared-writable
+    # pte-writable shows in fix 3's program; marked latent, it stays a bug of its own
+    shown = replace(prefix_findings[3], classification="latent")
+    bugs = group_findings([fix3, shown])
+    assert sorted(bug.classes for bug in bugs) == [["pte-writable"], ["shared-writable"]]
+
+
+def test_one_latent_class_is_one_root_cause_whatever_the_program() -> None:
+    from dataclasses import replace
+
+    latent = ("map p0 0x1000 1 rw\nfault p0 0x1000 write 0x1\nparallel {\n"
+              "  thread { migrate p0 0x1000 1 unlocked }\n  thread { munmap p0 0x1000 1 }\n"
+              "} schedule 0 0 1 1 1 1\n")
+    longer = latent.replace("map p0 0x1000 1 rw\n", "map p0 0x1000 1 rw\nmap p0 0x3000 1 rw\n")
+    found = [replace(finding("postfix", "use-after-free:anon_vma", latent, 0),
+                     classification="latent"),
+             replace(finding("prefix", "use-after-free:anon_vma", longer, 1),
+                     classification="latent")]
+    assert root_causes(group_findings(found)) == [0, 0]
