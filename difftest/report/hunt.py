@@ -60,8 +60,8 @@ def hunt_blocks(
     impls = len({bug.impl for bug in bugs})
     if impls > 1 and roots < len(bugs):
         summary = summary[:-1] + (f" on {impls} implementations, from {roots} root cause"
-                                  f"{'s' * (roots != 1)} (the same code change, or the same "
-                                  "program showing the same class).")
+                                  f"{'s' * (roots != 1)} (the same code change, the same "
+                                  "latent class, or the same program showing the same class).")
     if hunted.interrupted:
         summary = (
             f"INTERRUPTED by {hunted.signal or 'SIGINT'} before the budget was spent: the report "
