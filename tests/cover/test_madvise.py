@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from dsl_support import assert_dsl_error, drawn_programs
 from ptediff import impls, spec
-from ptediff.core.errors import DslError
 from ptediff.core.outcome import ERRNO, NONE_PTE
 from ptediff.core.program import Madvise
 from ptediff.dsl.parse import parse
 from ptediff.dsl.printer import format_program
 from ptediff.judge.check import check
-from ptediff.search.strategies import programs
 
 ENOMEM = -ERRNO["ENOMEM"]
 EINVAL = -ERRNO["EINVAL"]
@@ -86,23 +84,11 @@ def test_a_hole_does_not_stop_the_walk_but_gives_enomem() -> None:
     ],
 )
 def test_bad_madvise_names_line_and_column(text: str, where: str, message: str) -> None:
-    with pytest.raises(DslError) as caught:
-        parse(text, "t.pte")
-    assert f"t.pte:{where}" in str(caught.value)
-    assert message in str(caught.value)
-    assert caught.value.hint
+    assert_dsl_error(text, where, message)
 
 
 def test_the_generator_draws_madvise_at_top_level_and_in_threads() -> None:
-    drawn = []
-
-    @settings(max_examples=400, database=None, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(programs())
-    def gather(program):  # type: ignore[no-untyped-def]
-        drawn.append(program)
-
-    gather()
+    drawn = drawn_programs()
     top = [op for p in drawn for op in p.steps if isinstance(op, Madvise)]
     threaded = [
         op

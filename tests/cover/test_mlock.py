@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from dsl_support import assert_dsl_error, drawn_programs
+from hypothesis import find, settings
 from ptediff import impls, spec
-from ptediff.core.errors import DslError
 from ptediff.core.outcome import ERRNO, NONE_PTE
 from ptediff.core.program import Mlock, Munlock
 from ptediff.dsl.parse import parse
@@ -134,23 +134,11 @@ def test_the_model_splits_the_vma_and_sets_vm_locked() -> None:
     ],
 )
 def test_bad_mlock_names_line_and_column(text: str, where: str, message: str) -> None:
-    with pytest.raises(DslError) as caught:
-        parse(text, "t.pte")
-    assert f"t.pte:{where}" in str(caught.value)
-    assert message in str(caught.value)
-    assert caught.value.hint
+    assert_dsl_error(text, where, message)
 
 
 def test_the_generator_draws_mlock_and_munlock() -> None:
-    drawn = []
-
-    @settings(max_examples=400, database=None, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(programs())
-    def gather(program):  # type: ignore[no-untyped-def]
-        drawn.append(program)
-
-    gather()
+    drawn = drawn_programs()
     kinds = {op.KIND for p in drawn for op in p.ops()}
     assert "mlock" in kinds
     for program in drawn:

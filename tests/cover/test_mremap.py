@@ -4,9 +4,8 @@ generator, and the races with migration that the anon_vma list order makes safe.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from dsl_support import assert_dsl_error, drawn_programs
 from ptediff import impls, spec
-from ptediff.core.errors import DslError
 from ptediff.core.outcome import ERRNO, NONE_PTE
 from ptediff.core.program import Config, Mremap
 from ptediff.dsl.parse import parse
@@ -16,7 +15,6 @@ from ptediff.impls.structs import VM_LOCKED, pmd_index
 from ptediff.impls.testing import booted, drive, mapped
 from ptediff.judge.check import check
 from ptediff.search.explore import explore
-from ptediff.search.strategies import programs
 from ptediff.spec.mremap import do_mremap
 from ptediff.spec.state import SpecState
 
@@ -53,11 +51,7 @@ def test_parses_and_prints_back() -> None:
     ],
 )
 def test_bad_mremap_names_line_and_column(text: str, where: str, message: str) -> None:
-    with pytest.raises(DslError) as caught:
-        parse(text, "t.pte")
-    assert f"t.pte:{where}" in str(caught.value)
-    assert message in str(caught.value)
-    assert caught.value.hint
+    assert_dsl_error(text, where, message)
 
 
 def test_the_move_carries_ptes_protection_and_lock() -> None:
@@ -155,15 +149,7 @@ def test_a_swap_pte_moves_with_its_slot() -> None:
 
 
 def test_the_generator_draws_mremap() -> None:
-    drawn = []
-
-    @settings(max_examples=400, database=None, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(programs())
-    def gather(program):  # type: ignore[no-untyped-def]
-        drawn.append(program)
-
-    gather()
+    drawn = drawn_programs()
     moves = [op for p in drawn for op in p.ops() if isinstance(op, Mremap)]
     assert moves
     assert any(abs(op.new - op.addr) >= TABLE for op in moves)  # into another page table

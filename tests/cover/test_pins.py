@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from dsl_support import assert_dsl_error, drawn_programs
 from ptediff import impls, spec
-from ptediff.core.errors import DslError
 from ptediff.core.outcome import ERRNO
 from ptediff.core.program import Pin, Pinread, Pinwrite, Program, Unpin, renumber_pins
 from ptediff.dsl.parse import parse
 from ptediff.dsl.printer import format_program
 from ptediff.judge.check import check
-from ptediff.search.strategies import programs
 
 EAGAIN, EFAULT, EINVAL = -ERRNO["EAGAIN"], -ERRNO["EFAULT"], -ERRNO["EINVAL"]
 PAGE = "map p0 0x1000 1 rw\nfault p0 0x1000 write 0x1\n"
@@ -92,11 +90,7 @@ def test_failed_pins_and_read_pins_without_a_page_table() -> None:
     ],
 )
 def test_bad_pin_programs_name_line_and_column(text: str, where: str, message: str) -> None:
-    with pytest.raises(DslError) as caught:
-        parse(text, "t.pte")
-    assert f"t.pte:{where}" in str(caught.value)
-    assert message in str(caught.value)
-    assert caught.value.hint
+    assert_dsl_error(text, where, message)
 
 
 def test_renumber_pins_follows_an_edit_that_drops_a_pin() -> None:
@@ -105,28 +99,15 @@ def test_renumber_pins_follows_an_edit_that_drops_a_pin() -> None:
     assert renumber_pins(edited) == Program((Pin("p0", 0x2000, id=0), Pinread(0), Unpin(0)))
 
 
-def _drawn(examples: int = 500, **kwargs: object) -> list[Program]:
-    drawn: list[Program] = []
-
-    @settings(max_examples=examples, database=None, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(programs(**kwargs))  # type: ignore[arg-type]
-    def gather(program: Program) -> None:
-        drawn.append(program)
-
-    gather()
-    return drawn
-
-
 def test_the_generator_draws_pins_among_all_kinds() -> None:
-    drawn = _drawn()
+    drawn = drawn_programs(500)
     assert any(isinstance(op, Pin) for p in drawn for op in p.ops())
     for program in drawn:
         assert parse(format_program(program)) == program
 
 
 def test_the_generator_draws_every_pin_operation_validly_in_blocks_too() -> None:
-    drawn = _drawn(2000, ops={"map", "fault", "fork", "migrate", "pin"})
+    drawn = drawn_programs(2000, ops={"map", "fault", "fork", "migrate", "pin"})
     kinds = {type(op) for p in drawn for op in p.ops()}
     assert {Pin, Unpin, Pinread, Pinwrite} <= kinds
     threaded = {type(op) for p in drawn for b in p.blocks() for t in b.threads for op in t.ops}
