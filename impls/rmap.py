@@ -147,10 +147,15 @@ class Rmap(KernelCore):
             return ret
         for vma in list(anon_vma.vmas):
             ret = yield from self.try_to_unmap_one(page, vma, migration, ignore_references)
-            if ret == SWAP_FAIL or page.mapcount == 0:
+            if self.try_to_unmap_anon_stops(page, ret):
                 break
         self.unlock(anon_vma.lock)
         return ret
+
+    def try_to_unmap_anon_stops(self, page: Page, ret: int) -> bool:
+        """try_to_unmap_anon() in mm/rmap.c: its walk's stop test (SWAP_FAIL, or no pte maps
+        the page any more: !page_mapped)."""
+        return ret == SWAP_FAIL or page.mapcount == 0
 
     def try_to_unmap_one(
         self, page: Page, vma: Vma, migration: bool, ignore_references: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ptediff.impls.mutants.base import PREFIX, Mutant
-from ptediff.impls.rmap import SWAP_AGAIN, SWAP_FAIL
+from ptediff.impls.rmap import SWAP_FAIL
 from ptediff.impls.sched import KGen
 from ptediff.impls.structs import AnonVma, Page, Vma
 
@@ -17,20 +17,9 @@ class UnmapStopsEarly(Mutant):
     REVERTS = "try_to_unmap_anon stops while one pte still maps the page"
     FUNCTION, FILE, AREA = "try_to_unmap_anon", "mm/rmap.c", "rmap"
 
-    def try_to_unmap_anon(
-        self, page: Page, migration: bool, ignore_references: bool = False
-    ) -> KGen[int]:
-        """try_to_unmap_anon() whose walk ends at mapcount <= 1."""
-        ret = SWAP_AGAIN
-        anon_vma = yield from self.page_lock_anon_vma(page)
-        if anon_vma is None:
-            return ret
-        for vma in list(anon_vma.vmas):
-            ret = yield from self.try_to_unmap_one(page, vma, migration, ignore_references)
-            if ret == SWAP_FAIL or page.mapcount <= 1:
-                break
-        self.unlock(anon_vma.lock)
-        return ret
+    def try_to_unmap_anon_stops(self, page: Page, ret: int) -> bool:
+        """try_to_unmap_anon() in mm/rmap.c, its stop test off by one: mapcount <= 1."""
+        return ret == SWAP_FAIL or page.mapcount <= 1
 
 
 class UnmapDropsDirty(Mutant):
